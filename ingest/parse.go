@@ -1,0 +1,145 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ttpstore/ttpstore/ttprepo"
+)
+
+// ErrBadLine matches every [*LineError].
+var ErrBadLine = errors.New("bad line")
+
+// LineError says why one input line was refused. Field is empty when the
+// line as a whole is wrong (not JSON, not UTF-8).
+type LineError struct {
+	Line   int
+	Field  string
+	Reason string
+}
+
+func (e *LineError) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("line %d: %s", e.Line, e.Reason)
+	}
+	return fmt.Sprintf("line %d: %s: %s", e.Line, e.Field, e.Reason)
+}
+
+// Is reports a match with ErrBadLine.
+func (e *LineError) Is(target error) bool { return target == ErrBadLine }
+
+// tagLine is the wire form of one tags.jsonl line. created_at is parsed by
+// hand so that a bad one is reported by name rather than as a JSON error.
+type tagLine struct {
+	UUID           string          `json:"uuid"`
+	SourceKind     string          `json:"source_kind"`
+	SourceID       string          `json:"source_id"`
+	AttackerUUID   *string         `json:"attacker_uuid"`
+	IdentityUUID   *string         `json:"identity_uuid"`
+	SessionID      *string         `json:"session_id"`
+	DeckyID        *string         `json:"decky_id"`
+	Tactic         string          `json:"tactic"`
+	TechniqueID    string          `json:"technique_id"`
+	SubTechniqueID *string         `json:"sub_technique_id"`
+	Confidence     *float64        `json:"confidence"`
+	RuleID         string          `json:"rule_id"`
+	RuleVersion    *int32          `json:"rule_version"`
+	Evidence       json.RawMessage `json:"evidence"`
+	AttackRelease  string          `json:"attack_release"`
+	MitreURL       string          `json:"mitre_url"`
+	CreatedAt      *string         `json:"created_at"`
+}
+
+// ParseTagLine decodes one tags.jsonl line (lineNo is for errors only).
+// A missing, null or empty created_at gives a zero CreatedAt, which the
+// store fills with the time of the insert; one that does not parse as
+// RFC 3339 is an error. Field values are checked later by
+// [ttprepo.ValidateTag]; this only checks that the line can be read
+// without losing anything.
+func ParseTagLine(lineNo int, line []byte) (ttprepo.Tag, error) {
+	// encoding/json would quietly replace invalid UTF-8 with U+FFFD,
+	// changing the value stored; refuse the line instead.
+	if !utf8.Valid(line) {
+		return ttprepo.Tag{}, &LineError{Line: lineNo, Reason: "is not valid UTF-8"}
+	}
+	var w tagLine
+	dec := json.NewDecoder(bytes.NewReader(line))
+	if err := dec.Decode(&w); err != nil {
+		return ttprepo.Tag{}, jsonLineError(lineNo, err)
+	}
+	if dec.More() {
+		return ttprepo.Tag{}, &LineError{Line: lineNo, Reason: "has data after the JSON object"}
+	}
+	if w.Confidence == nil {
+		return ttprepo.Tag{}, &LineError{Line: lineNo, Field: "confidence", Reason: "is missing"}
+	}
+	if w.RuleVersion == nil {
+		return ttprepo.Tag{}, &LineError{Line: lineNo, Field: "rule_version", Reason: "is missing"}
+	}
+	t := ttprepo.Tag{
+		UUID: w.UUID, SourceKind: w.SourceKind, SourceID: w.SourceID,
+		AttackerUUID: w.AttackerUUID, IdentityUUID: w.IdentityUUID,
+		SessionID: w.SessionID, DeckyID: w.DeckyID,
+		Tactic: w.Tactic, TechniqueID: w.TechniqueID, SubTechniqueID: w.SubTechniqueID,
+		Confidence: *w.Confidence, RuleID: w.RuleID, RuleVersion: *w.RuleVersion,
+		Evidence: w.Evidence, AttackRelease: w.AttackRelease, MitreURL: w.MitreURL,
+	}
+	if w.CreatedAt != nil && *w.CreatedAt != "" {
+		at, err := time.Parse(time.RFC3339Nano, *w.CreatedAt)
+		if err != nil {
+			return ttprepo.Tag{}, &LineError{Line: lineNo, Field: "created_at", Reason: fmt.Sprintf("%q is not an RFC 3339 time", *w.CreatedAt)}
+		}
+		t.CreatedAt = at.UTC()
+	}
+	return t, nil
+}
+
+// FleetRecord is one fleet.jsonl line: exactly one of its fields is set.
+type FleetRecord struct {
+	Campaign *ttprepo.Campaign
+	Identity *ttprepo.Identity
+	Attacker *ttprepo.Attacker
+}
+
+type fleetLine struct {
+	Kind       string  `json:"kind"`
+	UUID       string  `json:"uuid"`
+	CampaignID *string `json:"campaign_id"`
+	IP         string  `json:"ip"`
+	IdentityID *string `json:"identity_id"`
+}
+
+// ParseFleetLine decodes one fleet.jsonl line: a campaign, an identity or
+// an attacker, told apart by its "kind".
+func ParseFleetLine(lineNo int, line []byte) (FleetRecord, error) {
+	if !utf8.Valid(line) {
+		return FleetRecord{}, &LineError{Line: lineNo, Reason: "is not valid UTF-8"}
+	}
+	var w fleetLine
+	if err := json.Unmarshal(line, &w); err != nil {
+		return FleetRecord{}, jsonLineError(lineNo, err)
+	}
+	switch w.Kind {
+	case "campaign":
+		return FleetRecord{Campaign: &ttprepo.Campaign{UUID: w.UUID}}, nil
+	case "identity":
+		return FleetRecord{Identity: &ttprepo.Identity{UUID: w.UUID, CampaignID: w.CampaignID}}, nil
+	case "attacker":
+		return FleetRecord{Attacker: &ttprepo.Attacker{UUID: w.UUID, IP: w.IP, IdentityID: w.IdentityID}}, nil
+	default:
+		return FleetRecord{}, &LineError{Line: lineNo, Field: "kind", Reason: fmt.Sprintf("%q is not campaign, identity or attacker", w.Kind)}
+	}
+}
+
+// jsonLineError names the field of a JSON type mismatch when it can.
+func jsonLineError(lineNo int, err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return &LineError{Line: lineNo, Field: te.Field, Reason: fmt.Sprintf("cannot hold a JSON %s", te.Value)}
+	}
+	return &LineError{Line: lineNo, Reason: "is not a JSON object: " + err.Error()}
+}

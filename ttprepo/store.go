@@ -1,0 +1,222 @@
+package ttprepo
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/pressly/goose/v3"
+
+	"github.com/ttpstore/ttpstore/migrations"
+)
+
+// Dialect names a supported database.
+type Dialect string
+
+const (
+	SQLite Dialect = "sqlite"
+	MySQL  Dialect = "mysql"
+)
+
+// Store is a tag store on one database. It is safe for concurrent use.
+type Store struct {
+	db      *sql.DB
+	dialect Dialect
+	b       backend
+	owned   bool // Close closes db only when Open created it
+}
+
+// Open opens a store from a DSN:
+//
+//   - "sqlite:PATH" or a bare PATH: an embedded SQLite file (created when
+//     missing), in WAL mode with foreign keys on for every pooled
+//     connection;
+//   - "mysql://" followed by a go-sql-driver DSN, such as
+//     "mysql://root@tcp(127.0.0.1:3306)/ttp": MySQL or MariaDB, with the
+//     session forced to strict SQL mode, utf8mb4 and UTC.
+//
+// Open checks that the database answers; it does not migrate it.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	var (
+		db      *sql.DB
+		dialect Dialect
+		err     error
+	)
+	switch {
+	case strings.HasPrefix(dsn, "mysql://"):
+		dialect = MySQL
+		db, err = openMySQL(strings.TrimPrefix(dsn, "mysql://"))
+	case strings.Contains(dsn, "://"):
+		return nil, fmt.Errorf("%w: %q (want sqlite:PATH, a path, or mysql://DSN)", ErrUnsupportedDSN, dsn)
+	default:
+		dialect = SQLite
+		db, err = openSQLite(strings.TrimPrefix(dsn, "sqlite:"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	s, err := OpenDB(db, dialect)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.owned = true
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ping %s: %w", dialect, err)
+	}
+	return s, nil
+}
+
+// OpenDB wraps a database the caller opened. For SQLite, open it with
+// [SQLiteDSN] so that every pooled connection has foreign keys on and a
+// busy timeout; for MySQL, with [MySQLConnector] so that every session is
+// strict, utf8mb4 and UTC. The caller keeps ownership: [Store.Close] does
+// not close db.
+func OpenDB(db *sql.DB, dialect Dialect) (*Store, error) {
+	var b backend
+	switch dialect {
+	case SQLite:
+		b = newSQLiteBackend(db)
+	case MySQL:
+		b = newMySQLBackend(db)
+	default:
+		return nil, fmt.Errorf("%w: dialect %q", ErrUnsupportedDSN, dialect)
+	}
+	return &Store{db: db, dialect: dialect, b: b}, nil
+}
+
+// Close closes the database if [Open] opened it.
+func (s *Store) Close() error {
+	if s.owned {
+		return s.db.Close()
+	}
+	return nil
+}
+
+// DB returns the underlying database, for callers that need raw access.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Dialect reports which database the store runs on.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// SQLiteDSN returns the modernc.org/sqlite DSN Open uses for a file:
+// pragmas given in the DSN are applied by the driver to every new
+// connection, which is the only way foreign keys stay on across a pool
+// (SQLite does not check them by default, and the setting is per
+// connection). Writers take the lock at BEGIN (_txlock=immediate) so that
+// two writers wait on the busy timeout instead of failing with
+// "database is locked" when one upgrades a read lock.
+func SQLiteDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "busy_timeout(30000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+func openSQLite(path string) (*sql.DB, error) {
+	if path == "" {
+		return nil, fmt.Errorf("%w: empty sqlite path", ErrUnsupportedDSN)
+	}
+	db, err := sql.Open("sqlite", SQLiteDSN(path))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	if path == ":memory:" {
+		// Each connection would get its own empty in-memory database.
+		db.SetMaxOpenConns(1)
+	}
+	return db, nil
+}
+
+// MySQLConnector returns a connector for a go-sql-driver DSN with the
+// session settings the store relies on, whatever the server defaults:
+// strict SQL mode (a value too long or a missing parent is an error, never
+// a warning), utf8mb4, the UTC time zone, and times parsed as UTC.
+func MySQLConnector(dsn string) (driver.Connector, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parse mysql dsn: %w", err)
+	}
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	cfg.Collation = "utf8mb4_general_ci"
+	cfg.InterpolateParams = true
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["sql_mode"] = "'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"
+	cfg.Params["time_zone"] = "'+00:00'"
+	return mysql.NewConnector(cfg)
+}
+
+func openMySQL(dsn string) (*sql.DB, error) {
+	c, err := MySQLConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(c)
+	db.SetConnMaxLifetime(5 * time.Minute)
+	db.SetMaxIdleConns(8)
+	return db, nil
+}
+
+// Migrate applies every embedded migration not yet applied and returns
+// the schema version reached.
+func (s *Store) Migrate(ctx context.Context) (int64, error) {
+	p, err := s.migrationProvider()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return 0, fmt.Errorf("migrate up: %w", err)
+	}
+	return p.GetDBVersion(ctx)
+}
+
+// MigrateDown rolls back the most recent migration.
+func (s *Store) MigrateDown(ctx context.Context) (int64, error) {
+	p, err := s.migrationProvider()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := p.Down(ctx); err != nil && !errors.Is(err, goose.ErrNoNextVersion) {
+		return 0, fmt.Errorf("migrate down: %w", err)
+	}
+	return p.GetDBVersion(ctx)
+}
+
+// MigrationStatus lists each embedded migration and whether it is applied.
+func (s *Store) MigrationStatus(ctx context.Context) ([]*goose.MigrationStatus, error) {
+	p, err := s.migrationProvider()
+	if err != nil {
+		return nil, err
+	}
+	return p.Status(ctx)
+}
+
+func (s *Store) migrationProvider() (*goose.Provider, error) {
+	dir, gd := "sqlite", goose.DialectSQLite3
+	if s.dialect == MySQL {
+		dir, gd = "mysql", goose.DialectMySQL
+	}
+	fsys, err := fs.Sub(migrations.FS, dir)
+	if err != nil {
+		return nil, fmt.Errorf("migrations %s: %w", dir, err)
+	}
+	p, err := goose.NewProvider(gd, s.db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return nil, fmt.Errorf("migration provider: %w", err)
+	}
+	return p, nil
+}

@@ -1,0 +1,190 @@
+package ttprepo
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// UpsertCampaign stores a campaign; storing it again changes nothing.
+func (s *Store) UpsertCampaign(ctx context.Context, c Campaign) error {
+	if err := validateAnchorRecord("campaign", c.UUID, nil); err != nil {
+		return err
+	}
+	if err := s.b.upsertCampaign(ctx, c); err != nil {
+		return fmt.Errorf("upsert campaign %q: %w", c.UUID, err)
+	}
+	return nil
+}
+
+// UpsertIdentity stores an identity or moves it to another campaign. The
+// campaign must already be stored.
+func (s *Store) UpsertIdentity(ctx context.Context, i Identity) error {
+	if err := validateAnchorRecord("identity", i.UUID, map[string]*string{"campaign_id": i.CampaignID}); err != nil {
+		return err
+	}
+	if err := s.b.upsertIdentity(ctx, i); err != nil {
+		if s.b.isForeignKeyViolation(err) {
+			return &InputError{Kind: "identity", UUID: i.UUID, Field: "campaign_id", Reason: fmt.Sprintf("campaign %q is not stored", *i.CampaignID)}
+		}
+		return fmt.Errorf("upsert identity %q: %w", i.UUID, err)
+	}
+	return nil
+}
+
+// UpsertAttacker stores an attacker or updates its IP and identity:
+// moving an attacker to another identity is an upsert, and the identity
+// rollups follow it at once because they join through the attacker row.
+func (s *Store) UpsertAttacker(ctx context.Context, a Attacker) error {
+	ip := a.IP
+	if err := validateAnchorRecord("attacker", a.UUID, map[string]*string{"ip": &ip, "identity_id": a.IdentityID}); err != nil {
+		return err
+	}
+	if err := s.b.upsertAttacker(ctx, a); err != nil {
+		if s.b.isForeignKeyViolation(err) {
+			return &InputError{Kind: "attacker", UUID: a.UUID, Field: "identity_id", Reason: fmt.Sprintf("identity %q is not stored", *a.IdentityID)}
+		}
+		return fmt.Errorf("upsert attacker %q: %w", a.UUID, err)
+	}
+	return nil
+}
+
+// maxTxAttempts bounds how often a transaction that lost a conflict with
+// a concurrent writer (a MySQL deadlock, a busy SQLite file) is run again.
+const maxTxAttempts = 8
+
+// InsertTags validates every tag, drops those whose confidence is below
+// [ConfidenceFloor], and writes the rest in one transaction, skipping ids
+// already stored. It returns how many rows were newly written.
+//
+// If any tag is invalid, or names an attacker or identity that is not
+// stored, it returns a [*TagError] naming the tag and the field and writes
+// nothing of the call. A tag whose CreatedAt is zero takes the time of the
+// call. Any number of tags may be passed; they are written in bounded
+// statements within the one transaction.
+func (s *Store) InsertTags(ctx context.Context, tags []Tag) (int, error) {
+	// Check every tag before touching the database, so that a bad tag late
+	// in the slice costs nothing written.
+	keep := make([]int, 0, len(tags))
+	for i := range tags {
+		if err := ValidateTag(i, &tags[i]); err != nil {
+			return 0, err
+		}
+		if tags[i].Confidence >= ConfidenceFloor {
+			keep = append(keep, i)
+		}
+	}
+	if len(keep) == 0 {
+		return 0, nil
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+
+	var inserted int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		n, failedAt, err := s.b.insertTags(ctx, tx, tags, keep, now)
+		if err != nil {
+			if s.b.isForeignKeyViolation(err) {
+				return s.missingAnchor(ctx, tags, keep[failedAt:], err)
+			}
+			return fmt.Errorf("insert tags: %w", err)
+		}
+		inserted = n
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return int(inserted), nil
+}
+
+// inTx runs fn in a transaction, again from the start when it lost a
+// conflict with a concurrent writer; fn must be safe to repeat, which
+// idempotent tag inserts are.
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	var err error
+	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
+		err = s.tryTx(ctx, fn)
+		if err == nil || !s.b.isRetryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("gave up after %d attempts: %w", maxTxAttempts, err)
+}
+
+func (s *Store) tryTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// missingAnchor finds, among the tags from the failed statement onwards,
+// the first whose attacker or identity is not stored, and names it. The
+// database reports a foreign key failure without saying which row or
+// column caused it; this slow path runs only after such a failure.
+func (s *Store) missingAnchor(ctx context.Context, tags []Tag, keep []int, cause error) error {
+	known := map[string]bool{}
+	check := func(kind, id string) (bool, error) {
+		key := kind + "\x00" + id
+		if ok, seen := known[key]; seen {
+			return ok, nil
+		}
+		var ok bool
+		var err error
+		if kind == "attacker" {
+			ok, err = s.b.attackerExists(ctx, id)
+		} else {
+			ok, err = s.b.identityExists(ctx, id)
+		}
+		known[key] = ok
+		return ok, err
+	}
+	for _, k := range keep {
+		t := &tags[k]
+		if t.AttackerUUID != nil {
+			ok, err := check("attacker", *t.AttackerUUID)
+			if err != nil {
+				return errors.Join(fmt.Errorf("insert tags: %w", cause), err)
+			}
+			if !ok {
+				return &TagError{Index: k, UUID: t.UUID, Field: "attacker_uuid", Reason: fmt.Sprintf("attacker %q is not stored", *t.AttackerUUID), Err: ErrUnknownAnchor}
+			}
+		}
+		if t.IdentityUUID != nil {
+			ok, err := check("identity", *t.IdentityUUID)
+			if err != nil {
+				return errors.Join(fmt.Errorf("insert tags: %w", cause), err)
+			}
+			if !ok {
+				return &TagError{Index: k, UUID: t.UUID, Field: "identity_uuid", Reason: fmt.Sprintf("identity %q is not stored", *t.IdentityUUID), Err: ErrUnknownAnchor}
+			}
+		}
+	}
+	// Every anchor exists now: a concurrent writer deleted and re-created
+	// one, or the failure was not ours to explain.
+	return fmt.Errorf("insert tags: %w", cause)
+}
+
+// CountTags returns how many tags are stored.
+func (s *Store) CountTags(ctx context.Context) (int64, error) {
+	n, err := s.b.countTags(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count tags: %w", err)
+	}
+	return n, nil
+}
