@@ -11,6 +11,8 @@ import (
 // cannot express. The Store above it validates, applies the floor, runs
 // transactions and retries, so both backends stay thin.
 type backend interface {
+	analystBackend
+
 	upsertCampaign(ctx context.Context, c Campaign) error
 	upsertIdentity(ctx context.Context, i Identity) error
 	upsertAttacker(ctx context.Context, a Attacker) error
