@@ -1,0 +1,223 @@
+package tests
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ttpstore/ttpstore/ttprepo"
+)
+
+// fleet builds a small fleet: campaign c1 with identities i1 and i2,
+// attackers a1 (i1), a2 (i2) and a3 (no identity yet).
+func fleet(t *testing.T, s *ttprepo.Store) {
+	ctx := context.Background()
+	must(t, s.UpsertCampaign(ctx, ttprepo.Campaign{UUID: "c1"}))
+	must(t, s.UpsertIdentity(ctx, ttprepo.Identity{UUID: "i1", CampaignID: ptr("c1")}))
+	must(t, s.UpsertIdentity(ctx, ttprepo.Identity{UUID: "i2", CampaignID: ptr("c1")}))
+	must(t, s.UpsertAttacker(ctx, ttprepo.Attacker{UUID: "a1", IP: "192.0.2.1", IdentityID: ptr("i1")}))
+	must(t, s.UpsertAttacker(ctx, ttprepo.Attacker{UUID: "a2", IP: "192.0.2.2", IdentityID: ptr("i2")}))
+	must(t, s.UpsertAttacker(ctx, ttprepo.Attacker{UUID: "a3", IP: "192.0.2.3"}))
+}
+
+// tag returns a valid tag on attacker a1 whose id follows from sourceID.
+func tag(sourceID string, conf float64, at time.Time) ttprepo.Tag {
+	return ttprepo.Tag{
+		UUID:           ttprepo.TagUUID("session", sourceID, "R0003", 1, "T1110", "T1110.001"),
+		SourceKind:     "session",
+		SourceID:       sourceID,
+		AttackerUUID:   ptr("a1"),
+		SessionID:      ptr("s1"),
+		DeckyID:        ptr("decky-01"),
+		Tactic:         "TA0006",
+		TechniqueID:    "T1110",
+		SubTechniqueID: ptr("T1110.001"),
+		Confidence:     conf,
+		RuleID:         "R0003",
+		RuleVersion:    1,
+		Evidence:       json.RawMessage(`{"fail_count": 12}`),
+		AttackRelease:  "15.1",
+		MitreURL:       "https://attack.mitre.org/techniques/T1110/001/",
+		CreatedAt:      at,
+	}
+}
+
+func TestOpenRoutesDSN(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for _, dsn := range []string{"sqlite:" + filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db")} {
+		s, err := ttprepo.Open(ctx, dsn)
+		must(t, err, dsn)
+		if s.Dialect() != ttprepo.SQLite {
+			t.Errorf("%s: dialect %s, want sqlite", dsn, s.Dialect())
+		}
+		s.Close()
+	}
+	for _, dsn := range []string{"postgres://localhost/x", "sqlite:"} {
+		if _, err := ttprepo.Open(ctx, dsn); !errors.Is(err, ttprepo.ErrUnsupportedDSN) {
+			t.Errorf("Open(%q) = %v, want ErrUnsupportedDSN", dsn, err)
+		}
+	}
+	if _, err := ttprepo.OpenDB(nil, "oracle"); !errors.Is(err, ttprepo.ErrUnsupportedDSN) {
+		t.Errorf("OpenDB with an unknown dialect = %v, want ErrUnsupportedDSN", err)
+	}
+}
+
+// TestOpenDBWithCallerDB checks the constructor that takes a *sql.DB.
+func TestOpenDBWithCallerDB(t *testing.T) {
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", ttprepo.SQLiteDSN(filepath.Join(t.TempDir(), "c.db")))
+	must(t, err)
+	defer db.Close()
+	s, err := ttprepo.OpenDB(db, ttprepo.SQLite)
+	must(t, err)
+	_, err = s.Migrate(ctx)
+	must(t, err)
+	fleet(t, s)
+	n, err := s.InsertTags(ctx, []ttprepo.Tag{tag("x", 0.9, time.Now().UTC().Truncate(time.Microsecond))})
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("inserted %d, want 1", n)
+	}
+	must(t, s.Close())
+	// The caller still owns db: Close must not have closed it.
+	must(t, db.PingContext(ctx), "ping after Store.Close")
+}
+
+// TestSQLiteForeignKeysOnEveryConnection holds several pooled connections
+// at once and checks each one enforces foreign keys.
+func TestSQLiteForeignKeysOnEveryConnection(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, freshSQLite(t))
+	var conns []*sql.Conn
+	for range 5 {
+		c, err := s.DB().Conn(ctx)
+		must(t, err)
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		var on int
+		must(t, c.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&on))
+		if on != 1 {
+			t.Errorf("connection %d: foreign_keys = %d, want 1", i, on)
+		}
+		c.Close()
+	}
+}
+
+func TestFloorAndPrecision(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *ttprepo.Store) {
+		ctx := context.Background()
+		fleet(t, s)
+		at := time.Date(2026, 3, 9, 10, 44, 0, 123456000, time.UTC)
+		tags := []ttprepo.Tag{
+			tag("below", 0.2999999, at),
+			tag("at-floor", 0.3, at.Add(time.Microsecond)),
+			tag("high", 0.85, at.Add(2*time.Microsecond)),
+		}
+		n, err := s.InsertTags(ctx, tags)
+		must(t, err)
+		if n != 2 {
+			t.Fatalf("inserted %d, want 2 (one below the floor)", n)
+		}
+		rows, err := s.ListTechniquesByAttacker(ctx, "a1")
+		must(t, err)
+		if len(rows) != 1 {
+			t.Fatalf("got %d rollup rows, want 1: %+v", len(rows), rows)
+		}
+		r := rows[0]
+		if r.Count != 2 || r.ConfidenceMax != 0.85 {
+			t.Errorf("count %d confidence_max %v, want 2 and exactly 0.85", r.Count, r.ConfidenceMax)
+		}
+		if !r.FirstSeen.Equal(at.Add(time.Microsecond)) || !r.LastSeen.Equal(at.Add(2*time.Microsecond)) {
+			t.Errorf("first/last seen %s / %s, want microsecond-exact %s / %s", r.FirstSeen, r.LastSeen,
+				at.Add(time.Microsecond), at.Add(2*time.Microsecond))
+		}
+		if r.FirstSeen.Location() != time.UTC {
+			t.Errorf("first seen in %s, want UTC", r.FirstSeen.Location())
+		}
+	})
+}
+
+// TestMoveAttackerBetweenIdentities checks that moving an attacker is an
+// upsert and that identity scopes follow it at once.
+func TestMoveAttackerBetweenIdentities(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *ttprepo.Store) {
+		ctx := context.Background()
+		fleet(t, s)
+		_, err := s.InsertTags(ctx, []ttprepo.Tag{tag("m", 0.9, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))})
+		must(t, err)
+
+		count := func(identity string) int {
+			rows, err := s.ListTechniquesByIdentity(ctx, identity)
+			must(t, err)
+			return len(rows)
+		}
+		if count("i1") != 1 || count("i2") != 0 {
+			t.Fatalf("before the move: i1 has %d rows, i2 %d; want 1 and 0", count("i1"), count("i2"))
+		}
+		must(t, s.UpsertAttacker(ctx, ttprepo.Attacker{UUID: "a1", IP: "192.0.2.1", IdentityID: ptr("i2")}))
+		if count("i1") != 0 || count("i2") != 1 {
+			t.Fatalf("after the move: i1 has %d rows, i2 %d; want 0 and 1", count("i1"), count("i2"))
+		}
+	})
+}
+
+func TestUnknownAnchorWritesNothing(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *ttprepo.Store) {
+		ctx := context.Background()
+		fleet(t, s)
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		bad := tag("ghost", 0.9, at)
+		bad.AttackerUUID = ptr("no-such-attacker")
+		bad.UUID = ttprepo.TagUUID("session", "ghost", "R0003", 1, "T1110", "T1110.001")
+		_, err := s.InsertTags(ctx, []ttprepo.Tag{tag("ok1", 0.9, at), bad, tag("ok2", 0.9, at)})
+		var te *ttprepo.TagError
+		if !errors.As(err, &te) || !errors.Is(err, ttprepo.ErrUnknownAnchor) {
+			t.Fatalf("err = %v, want a *TagError matching ErrUnknownAnchor", err)
+		}
+		if te.Index != 1 || te.Field != "attacker_uuid" || te.UUID != bad.UUID {
+			t.Errorf("error names tag %d %q field %q, want tag 1 %q field attacker_uuid", te.Index, te.UUID, te.Field, bad.UUID)
+		}
+		n, err := s.CountTags(ctx)
+		must(t, err)
+		if n != 0 {
+			t.Errorf("%d tags stored after a refused call, want 0", n)
+		}
+	})
+}
+
+func TestUpsertUnknownParent(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *ttprepo.Store) {
+		ctx := context.Background()
+		err := s.UpsertIdentity(ctx, ttprepo.Identity{UUID: "i9", CampaignID: ptr("nope")})
+		var ie *ttprepo.InputError
+		if !errors.As(err, &ie) || ie.Field != "campaign_id" {
+			t.Errorf("identity with unknown campaign: %v, want an InputError on campaign_id", err)
+		}
+		err = s.UpsertAttacker(ctx, ttprepo.Attacker{UUID: "a9", IP: "192.0.2.9", IdentityID: ptr("nope")})
+		if !errors.As(err, &ie) || ie.Field != "identity_id" {
+			t.Errorf("attacker with unknown identity: %v, want an InputError on identity_id", err)
+		}
+	})
+}
+
+func TestEmptyScopes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *ttprepo.Store) {
+		ctx := context.Background()
+		rows, err := s.ListTechniquesByIdentity(ctx, "nobody")
+		must(t, err)
+		if rows == nil || len(rows) != 0 {
+			t.Errorf("empty identity scope = %#v, want an empty non-nil slice", rows)
+		}
+		fleetRows, err := s.ListDistinctTechniques(ctx)
+		must(t, err)
+		if fleetRows == nil || len(fleetRows) != 0 {
+			t.Errorf("empty fleet = %#v, want an empty non-nil slice", fleetRows)
+		}
+	})
+}
