@@ -8,6 +8,8 @@ GOOSE   := $(GO) tool -modfile=tools/go.mod goose
 # The MySQL leg of the suites; TTP_REQUIRE_MYSQL=1 makes a skipped leg fail.
 TTP_TEST_MYSQL_DSN ?= root@tcp(127.0.0.1:3306)/
 export TTP_TEST_MYSQL_DSN
+# Extra flags for go test, e.g. GOTESTFLAGS=-v.
+GOTESTFLAGS ?=
 
 .PHONY: all build generate check-generated test test-sqlite mariadb vet bench demo
 
@@ -31,11 +33,11 @@ mariadb:
 
 ## test: every suite, SQLite and MySQL; fails if the MySQL leg cannot run.
 test: mariadb
-	TTP_REQUIRE_MYSQL=1 $(GO) test -count=1 ./...
+	TTP_REQUIRE_MYSQL=1 $(GO) test -count=1 $(GOTESTFLAGS) ./...
 
 ## test-sqlite: the suites on SQLite only, no server needed.
 test-sqlite:
-	TTP_TEST_MYSQL_DSN= $(GO) test -count=1 ./...
+	TTP_TEST_MYSQL_DSN= $(GO) test -count=1 $(GOTESTFLAGS) ./...
 
 vet:
 	$(GO) vet ./...
