@@ -42,6 +42,14 @@ test-sqlite:
 vet:
 	$(GO) vet ./...
 
+## bench: ingest and rollup benchmarks on SQLite, and on MySQL when
+## TTP_TEST_MYSQL_DSN is set (set it empty for SQLite only). Query tables
+## are built once and cached; sizes and knobs: docs/performance.md.
+BENCHFLAGS ?=
+bench:
+	$(GO) test -run '^$$' -bench '^BenchmarkIngest$$' -benchtime=1x -timeout 60m $(BENCHFLAGS) ./tests
+	$(GO) test -run '^$$' -bench '^BenchmarkQuery$$' -benchtime=2000x -timeout 60m $(BENCHFLAGS) ./tests
+
 ## demo: the main job on an embedded SQLite database.
 demo:
 	$(GO) run ./cmd/ttpctl demo

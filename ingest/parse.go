@@ -17,9 +17,9 @@ var ErrBadLine = errors.New("bad line")
 // LineError says why one input line was refused. Field is empty when the
 // line as a whole is wrong (not JSON, not UTF-8).
 type LineError struct {
-	Line   int
-	Field  string
-	Reason string
+	Line   int    `json:"line"`
+	Field  string `json:"field,omitempty"`
+	Reason string `json:"reason"`
 }
 
 func (e *LineError) Error() string {

@@ -18,6 +18,9 @@ var (
 	// attacker that cannot be stored.
 	ErrInvalidInput = errors.New("invalid input")
 
+	// ErrNotFound is returned when a tag asked for by id is not stored.
+	ErrNotFound = errors.New("not found")
+
 	// ErrUnsupportedDSN is returned by [Open] for a DSN it cannot route.
 	ErrUnsupportedDSN = errors.New("unsupported dsn")
 )

@@ -150,7 +150,11 @@ func MySQLConnector(dsn string) (driver.Connector, error) {
 	}
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
-	cfg.Collation = "utf8mb4_general_ci"
+	// Charset replaces any charset the DSN names (a "charset=utf8" would
+	// otherwise send SET NAMES utf8 and lose 4-byte characters).
+	if err := cfg.Apply(mysql.Charset("utf8mb4", "utf8mb4_general_ci")); err != nil {
+		return nil, fmt.Errorf("mysql charset: %w", err)
+	}
 	cfg.InterpolateParams = true
 	if cfg.Params == nil {
 		cfg.Params = map[string]string{}
@@ -172,51 +176,69 @@ func openMySQL(dsn string) (*sql.DB, error) {
 }
 
 // Migrate applies every embedded migration not yet applied and returns
-// the schema version reached.
+// the schema version reached. Concurrent calls on one database, from this
+// process or others, run one after the other: the later ones find nothing
+// left to apply. On MySQL the pool must allow two connections, one of
+// which holds the lock.
 func (s *Store) Migrate(ctx context.Context) (int64, error) {
-	p, err := s.migrationProvider()
-	if err != nil {
-		return 0, err
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return 0, fmt.Errorf("migrate up: %w", err)
-	}
-	return p.GetDBVersion(ctx)
+	var v int64
+	err := s.withMigrations(ctx, func(p *goose.Provider) error {
+		if _, err := p.Up(ctx); err != nil {
+			return fmt.Errorf("migrate up: %w", err)
+		}
+		var err error
+		v, err = p.GetDBVersion(ctx)
+		return err
+	})
+	return v, err
 }
 
-// MigrateDown rolls back the most recent migration.
+// MigrateDown rolls back the most recent migration and returns the
+// version left; at version 0 it does nothing.
 func (s *Store) MigrateDown(ctx context.Context) (int64, error) {
-	p, err := s.migrationProvider()
-	if err != nil {
-		return 0, err
-	}
-	if _, err := p.Down(ctx); err != nil && !errors.Is(err, goose.ErrNoNextVersion) {
-		return 0, fmt.Errorf("migrate down: %w", err)
-	}
-	return p.GetDBVersion(ctx)
+	var v int64
+	err := s.withMigrations(ctx, func(p *goose.Provider) error {
+		if _, err := p.Down(ctx); err != nil && !errors.Is(err, goose.ErrNoNextVersion) {
+			return fmt.Errorf("migrate down: %w", err)
+		}
+		var err error
+		v, err = p.GetDBVersion(ctx)
+		return err
+	})
+	return v, err
 }
 
 // MigrationStatus lists each embedded migration and whether it is applied.
 func (s *Store) MigrationStatus(ctx context.Context) ([]*goose.MigrationStatus, error) {
-	p, err := s.migrationProvider()
-	if err != nil {
-		return nil, err
-	}
-	return p.Status(ctx)
+	var st []*goose.MigrationStatus
+	err := s.withMigrations(ctx, func(p *goose.Provider) error {
+		var err error
+		st, err = p.Status(ctx)
+		return err
+	})
+	return st, err
 }
 
-func (s *Store) migrationProvider() (*goose.Provider, error) {
+// withMigrations runs fn with a goose provider for the store's dialect
+// while holding the database's migration lock (see lockMigrations).
+func (s *Store) withMigrations(ctx context.Context, fn func(*goose.Provider) error) (err error) {
 	dir, gd := "sqlite", goose.DialectSQLite3
 	if s.dialect == MySQL {
 		dir, gd = "mysql", goose.DialectMySQL
 	}
 	fsys, err := fs.Sub(migrations.FS, dir)
 	if err != nil {
-		return nil, fmt.Errorf("migrations %s: %w", dir, err)
+		return fmt.Errorf("migrations %s: %w", dir, err)
 	}
 	p, err := goose.NewProvider(gd, s.db, fsys, goose.WithDisableGlobalRegistry(true))
 	if err != nil {
-		return nil, fmt.Errorf("migration provider: %w", err)
+		return fmt.Errorf("migration provider: %w", err)
 	}
-	return p, nil
+
+	unlock, err := s.lockMigrations(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, unlock()) }()
+	return fn(p)
 }

@@ -21,6 +21,12 @@ const (
 	MaxAttackIDLen      = 16  // tactic, technique_id, sub_technique_id
 	MaxAttackReleaseLen = 32
 	MaxMitreURLLen      = 512
+
+	// MaxEvidenceLen bounds evidence in bytes. Neither column has a
+	// practical limit, but MySQL refuses any statement longer than its
+	// max_allowed_packet (16 MiB by default on MariaDB, 64 MiB on MySQL
+	// 8): a tag must fit in one statement, escaped, on a default server.
+	MaxEvidenceLen = 1 << 20
 )
 
 var (
@@ -156,6 +162,9 @@ func checkText(s string, max int) string {
 func checkEvidence(raw json.RawMessage) string {
 	if len(raw) == 0 {
 		return "is missing (use {} for no evidence)"
+	}
+	if len(raw) > MaxEvidenceLen {
+		return fmt.Sprintf("is %d bytes long, more than the %d allowed", len(raw), MaxEvidenceLen)
 	}
 	if !utf8.Valid(raw) {
 		return "is not valid UTF-8"

@@ -1,10 +1,13 @@
 package ttprepo
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -52,8 +55,15 @@ func (s *Store) UpsertAttacker(ctx context.Context, a Attacker) error {
 }
 
 // maxTxAttempts bounds how often a transaction that lost a conflict with
-// a concurrent writer (a MySQL deadlock, a busy SQLite file) is run again.
-const maxTxAttempts = 8
+// a concurrent writer (a MySQL deadlock, a busy SQLite file) is run again,
+// and maxTxBackoff how long it waits at most between two attempts. With
+// the lock order below, eight writers sharing half their tags on MariaDB
+// still deadlock now and then (secondary index gap locks), but none was
+// seen to need more than four attempts; the bound leaves a wide margin.
+const (
+	maxTxAttempts = 16
+	maxTxBackoff  = 500 * time.Millisecond
+)
 
 // InsertTags validates every tag, drops those whose confidence is below
 // [ConfidenceFloor], and writes the rest in one transaction, skipping ids
@@ -79,24 +89,79 @@ func (s *Store) InsertTags(ctx context.Context, tags []Tag) (int, error) {
 	if len(keep) == 0 {
 		return 0, nil
 	}
+	lockOrder(tags, keep)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 
-	var inserted int64
+	var (
+		inserted int64
+		fkFrom   = -1 // where in keep the statement that hit a missing anchor began
+	)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		n, failedAt, err := s.b.insertTags(ctx, tx, tags, keep, now)
-		if err != nil {
-			if s.b.isForeignKeyViolation(err) {
-				return s.missingAnchor(ctx, tags, keep[failedAt:], err)
+		inserted, fkFrom = 0, -1
+		for start := 0; start < len(keep); {
+			end := payloadEnd(tags, keep, start)
+			n, failedAt, err := s.b.insertTags(ctx, tx, tags, keep[start:end], now)
+			if err != nil {
+				if s.b.isForeignKeyViolation(err) {
+					fkFrom = start + failedAt
+				}
+				return err
 			}
-			return fmt.Errorf("insert tags: %w", err)
+			inserted += n
+			start = end
 		}
-		inserted = n
 		return nil
 	})
+
+	// The culprit of a missing anchor is looked up only once the
+	// transaction is over: an in-memory SQLite store has a single
+	// connection, which the transaction would still hold.
+	if err != nil && fkFrom >= 0 {
+		return 0, s.missingAnchor(ctx, tags, keep[fkFrom:], err)
+	}
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("insert tags: %w", err)
 	}
 	return int(inserted), nil
+}
+
+// maxPayload bounds the tag data, in bytes, handed to the backend at once.
+// MySQL refuses a statement longer than max_allowed_packet (16 MiB by
+// default on MariaDB, and it drops the connection rather than return an
+// error), while SQLite takes any size; a call of many tags with large
+// evidence would then be stored by one backend and refused by the other.
+// Cutting the call into pieces of at most maxPayload, each within the one
+// transaction, keeps every statement well below the packet limit whatever
+// the backend's own batching does. [MaxEvidenceLen] makes every single
+// tag fit.
+//
+// optimize(mysql): read @@max_allowed_packet once per pool and size the
+// multi-row INSERTs from it inside the MySQL backend.
+const maxPayload = 4 << 20
+
+// payloadEnd returns the end of the piece of keep that starts at start:
+// as many tags as fit in maxPayload, and always at least one. A tag's
+// size is over-estimated as twice its text (escaping can double it) plus
+// room for the other columns.
+func payloadEnd(tags []Tag, keep []int, start int) int {
+	size := 0
+	for i := start; i < len(keep); i++ {
+		t := &tags[keep[i]]
+		n := 256 + 2*(len(t.UUID)+len(t.SourceKind)+len(t.SourceID)+len(t.RuleID)+
+			len(t.AttackRelease)+len(t.MitreURL)+len(t.Evidence)+
+			optLen(t.AttackerUUID)+optLen(t.IdentityUUID)+optLen(t.SessionID)+optLen(t.DeckyID))
+		if size += n; size > maxPayload && i > start {
+			return i
+		}
+	}
+	return len(keep)
+}
+
+func optLen(s *string) int {
+	if s == nil {
+		return 0
+	}
+	return len(*s)
 }
 
 // inTx runs fn in a transaction, again from the start when it lost a
@@ -112,10 +177,43 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
+		case <-time.After(txBackoff(attempt)):
 		}
 	}
 	return fmt.Errorf("gave up after %d attempts: %w", maxTxAttempts, err)
+}
+
+// txBackoff is the wait before attempt+1: growing, capped, and random
+// within its bound so that writers that collided do not collide again in
+// step.
+func txBackoff(attempt int) time.Duration {
+	bound := min(time.Duration(attempt*attempt)*10*time.Millisecond, maxTxBackoff)
+	return bound/2 + rand.N(bound/2+1)
+}
+
+// lockOrder sorts keep so that every call takes its row locks in one
+// global order: by technique group first, since each insert also updates
+// that group's row in ttp_technique_stats, then by id. Two MySQL
+// transactions that write the same groups or the same ids then wait for
+// each other instead of deadlocking, which they did, repeatedly, when each
+// followed its caller's order. The order of writing changes nothing else:
+// the rows and the counts are the same.
+func lockOrder(tags []Tag, keep []int) {
+	sub := func(t *Tag) string {
+		if t.SubTechniqueID == nil {
+			return ""
+		}
+		return *t.SubTechniqueID
+	}
+	slices.SortStableFunc(keep, func(i, j int) int {
+		a, b := &tags[i], &tags[j]
+		return cmp.Or(
+			cmp.Compare(a.TechniqueID, b.TechniqueID),
+			cmp.Compare(sub(a), sub(b)),
+			cmp.Compare(a.Tactic, b.Tactic),
+			cmp.Compare(a.UUID, b.UUID),
+		)
+	})
 }
 
 func (s *Store) tryTx(ctx context.Context, fn func(*sql.Tx) error) error {
@@ -138,6 +236,8 @@ func (s *Store) tryTx(ctx context.Context, fn func(*sql.Tx) error) error {
 // database reports a foreign key failure without saying which row or
 // column caused it; this slow path runs only after such a failure.
 func (s *Store) missingAnchor(ctx context.Context, tags []Tag, keep []int, cause error) error {
+	// keep is in lock order; name the first culprit in the caller's order.
+	keep = slices.Sorted(slices.Values(keep))
 	known := map[string]bool{}
 	check := func(kind, id string) (bool, error) {
 		key := kind + "\x00" + id

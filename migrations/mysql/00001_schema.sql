@@ -51,18 +51,21 @@ CREATE TABLE ttp_tag (
     mitre_url        VARCHAR(512) NOT NULL,
     created_at       DATETIME(6)  NOT NULL,
     CONSTRAINT ttp_tag_anchor CHECK (attacker_uuid IS NOT NULL OR identity_uuid IS NOT NULL),
-    -- Serves: ListTechniquesByIdentity and ListDeckyPhasesByIdentity (tags
-    -- anchored on the identity), identity drill-down pages.
+    -- Serves: ListTechniquesByIdentity, ListDeckyPhasesByIdentity,
+    -- ListIdentityTechniqueTagsPage and NavigatorByIdentity (tags anchored on
+    -- the identity), and the identity half of the campaign queries.
     INDEX ttp_tag_identity (identity_uuid, created_at),
     -- Serves: ListTechniquesByAttacker, the attacker half of the identity
     -- and campaign scopes, and the attacker's newest-first tag pages.
     INDEX ttp_tag_attacker (attacker_uuid, created_at),
-    -- Serves: ListTechniquesBySession.
+    -- Serves: ListTechniquesBySession, ListSessionTechniqueTagsPage and
+    -- NavigatorBySession.
     INDEX ttp_tag_session (session_id, created_at),
     -- Serves: the delete trigger's recomputation of a technique's
     -- last_seen, and fleet-wide drill-down by technique.
     INDEX ttp_tag_technique (technique_id, sub_technique_id, tactic, created_at),
-    -- Serves: PurgeTagsBefore (retention walks the oldest tags first).
+    -- Serves: CountTagsBefore and DeleteTagsBeforeBatch (retention walks the
+    -- oldest tags first).
     INDEX ttp_tag_created (created_at),
     CONSTRAINT ttp_tag_attacker_fk FOREIGN KEY (attacker_uuid)
         REFERENCES attackers (uuid) ON DELETE CASCADE,

@@ -1,0 +1,99 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// queryBench is one read the benchmarks time, run on one scope id.
+type queryBench struct {
+	name  string
+	scope string // scope kind the ids come from; "" for fleet-wide
+	run   func(ctx context.Context, t *benchTable, id string) (int, error)
+}
+
+var queryBenches = []queryBench{
+	{"identity", "identity", func(ctx context.Context, t *benchTable, id string) (int, error) {
+		r, err := t.store.ListTechniquesByIdentity(ctx, id)
+		return len(r), err
+	}},
+	{"attacker", "attacker", func(ctx context.Context, t *benchTable, id string) (int, error) {
+		r, err := t.store.ListTechniquesByAttacker(ctx, id)
+		return len(r), err
+	}},
+	{"session", "session", func(ctx context.Context, t *benchTable, id string) (int, error) {
+		r, err := t.store.ListTechniquesBySession(ctx, id)
+		return len(r), err
+	}},
+	{"campaign", "campaign", func(ctx context.Context, t *benchTable, id string) (int, error) {
+		r, err := t.store.ListTechniquesByCampaign(ctx, id)
+		return len(r), err
+	}},
+	{"decky_phases", "identity", func(ctx context.Context, t *benchTable, id string) (int, error) {
+		r, err := t.store.ListDeckyPhases(ctx, id)
+		return len(r), err
+	}},
+	{"distinct_techniques", "", func(ctx context.Context, t *benchTable, _ string) (int, error) {
+		r, err := t.store.ListDistinctTechniques(ctx)
+		return len(r), err
+	}},
+}
+
+// BenchmarkQuery times every rollup on a table of TTP_BENCH_SMALL lines
+// and on one of TTP_BENCH_LARGE lines, over scopes of the same typical
+// size (see typicalScopes), and reports the median and 99th percentile
+// of the single calls. The ratio of the two tables' medians is the
+// flatness: it should stay near 1 for every scoped rollup. Run with
+// -benchtime=Nx to time N calls per query.
+func BenchmarkQuery(b *testing.B) {
+	sizes := []int{benchEnv("TTP_BENCH_SMALL", 100000), benchEnv("TTP_BENCH_LARGE", 1000000)}
+	for _, be := range backends(b) {
+		for _, lines := range sizes {
+			for _, q := range queryBenches {
+				b.Run(fmt.Sprintf("%s/%s/lines=%d", be.name, q.name, lines), func(b *testing.B) {
+					t := openBenchTable(b, be.name, lines)
+					ids := []string{""}
+					if q.scope != "" {
+						ids = t.scopes[q.scope]
+						if len(ids) == 0 {
+							b.Fatalf("no %s scope of typical size", q.scope)
+						}
+					}
+					ctx := context.Background()
+					// One untimed pass warms the caches the timed calls
+					// will also find warm.
+					for _, id := range ids {
+						if _, err := q.run(ctx, t, id); err != nil {
+							b.Fatal(err)
+						}
+					}
+					lat := make(latencies, 0, b.N)
+					b.ReportAllocs()
+					b.ResetTimer()
+					for i := range b.N {
+						start := time.Now()
+						n, err := q.run(ctx, t, ids[i%len(ids)])
+						lat = append(lat, time.Since(start))
+						if err != nil {
+							b.Fatal(err)
+						}
+						if n == 0 && q.scope != "" {
+							b.Fatalf("%s %s: empty rollup", q.name, ids[i%len(ids)])
+						}
+					}
+					b.StopTimer()
+					lat.report(b)
+					// Reported after the loop: ResetTimer drops metrics
+					// reported before it.
+					if q.scope != "" {
+						med, _ := strconv.Atoi(t.scopes[q.scope+"/median"][0])
+						b.ReportMetric(float64(med), "scope-tags")
+					}
+				})
+			}
+		}
+	}
+}
