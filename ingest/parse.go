@@ -64,7 +64,7 @@ func ParseTagLine(lineNo int, line []byte) (ttprepo.Tag, error) {
 	// encoding/json would quietly replace invalid UTF-8 with U+FFFD,
 	// changing the value stored; refuse the line instead.
 	if !utf8.Valid(line) {
-		return ttprepo.Tag{}, &LineError{Line: lineNo, Reason: "is not valid UTF-8"}
+		return ttprepo.Tag{}, &LineError{Line: lineNo, Field: invalidUTF8Field(line), Reason: "is not valid UTF-8"}
 	}
 	var w tagLine
 	dec := json.NewDecoder(bytes.NewReader(line))
@@ -133,6 +133,26 @@ func ParseFleetLine(lineNo int, line []byte) (FleetRecord, error) {
 	default:
 		return FleetRecord{}, &LineError{Line: lineNo, Field: "kind", Reason: fmt.Sprintf("%q is not campaign, identity or attacker", w.Kind)}
 	}
+}
+
+// invalidUTF8Field names the first field, in line order, whose value
+// holds invalid UTF-8, or returns "" when the line is not a JSON object
+// or a key is to blame. Decoding into json.RawMessage keeps the bytes as
+// they are, where decoding into a string would replace them.
+func invalidUTF8Field(line []byte) string {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(line, &fields) != nil {
+		return ""
+	}
+	name, at := "", len(line)
+	for k, v := range fields {
+		if utf8.ValidString(k) && !utf8.Valid(v) {
+			if i := bytes.Index(line, v); i >= 0 && i < at {
+				name, at = k, i
+			}
+		}
+	}
+	return name
 }
 
 // jsonLineError names the field of a JSON type mismatch when it can.

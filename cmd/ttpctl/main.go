@@ -45,6 +45,9 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	dsn    string
+	// dsnGiven is set when --db named the DSN on the command line, as
+	// opposed to TTP_DB or the default.
+	dsnGiven bool
 }
 
 // errUsage marks a usage mistake: ttpctl prints the usage and exits 2.
@@ -75,7 +78,7 @@ func run(ctx context.Context, args []string, e *env) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	e.dsn = *dsn
+	e.dsn, e.dsnGiven = *dsn, *dsn != ""
 	if e.dsn == "" {
 		e.dsn = os.Getenv("TTP_DB")
 	}

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+)
+
+// parseArgs parses a command's flags wherever they stand among its
+// arguments, so that "rollup identity ID --json" works as well as
+// "rollup --json identity ID": package flag alone stops at the first
+// argument. "--" ends the flags. It returns the other arguments in order,
+// and errUsage for a bad flag.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(discard{})
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		left := fs.Args()
+		if n := len(args) - len(left); n > 0 && args[n-1] == "--" {
+			return append(rest, left...), nil
+		}
+		if len(left) == 0 {
+			return rest, nil
+		}
+		rest = append(rest, left[0])
+		args = left[1:]
+	}
+}
+
+// discard swallows package flag's own messages: errors come back as
+// errUsage and are printed once, with the command's usage.
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

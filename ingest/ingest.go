@@ -1,0 +1,388 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/ttpstore/ttpstore/ttprepo"
+)
+
+const (
+	// DefaultBatchSize is how many kept tags go into one InsertTags call,
+	// and so into one transaction, when [Options] names none.
+	DefaultBatchSize = 5000
+
+	// MaxListedInvalid bounds the invalid lines a summary lists; the
+	// count of invalid lines stays exact beyond it.
+	MaxListedInvalid = 1000
+
+	// maxBatchBytes also ends a batch, so that a stream of large lines
+	// holds no more than this much line data at once.
+	maxBatchBytes = 32 << 20
+)
+
+// Options tunes [Tags]. The zero value is ready to use.
+type Options struct {
+	// BatchSize is how many kept tags are written per transaction;
+	// DefaultBatchSize when zero or less.
+	BatchSize int
+
+	// MaxLineBytes bounds one line; DefaultMaxLineBytes when zero or less.
+	MaxLineBytes int
+
+	// Progress, when set, is called with the counts so far after every
+	// batch is written, at least every 2*BatchSize lines. The counts are
+	// those of whole batches, so they always add up. The summary's
+	// InvalidLines is shared with the ingest: read it, do not keep it.
+	Progress func(Summary)
+}
+
+// Summary counts what became of every line of a tag stream:
+//
+//	Lines = Blank + Invalid + BelowFloor + AlreadyPresent + Inserted
+//
+// Blank lines (empty or only white space) are skipped and counted, not
+// refused: a trailing empty line is common in hand-edited files. A line
+// below the confidence floor is valid but never stored, so it is counted
+// as BelowFloor even when its attacker or identity is unknown. A kept
+// line whose id is already stored, by an earlier run or by an earlier
+// line of the same stream, is AlreadyPresent; the id alone decides, so a
+// replay whose other fields differ (even one naming an unknown attacker)
+// is AlreadyPresent too, as [ttprepo.Store.InsertTags] skips it unread.
+type Summary struct {
+	Lines          int64 `json:"lines"`
+	Blank          int64 `json:"blank"`
+	Invalid        int64 `json:"invalid"`
+	BelowFloor     int64 `json:"below_floor"`
+	AlreadyPresent int64 `json:"already_present"`
+	Inserted       int64 `json:"inserted"`
+
+	// InvalidLines lists the first MaxListedInvalid invalid lines by line
+	// number; Invalid counts them all.
+	InvalidLines []LineError `json:"invalid_lines"`
+}
+
+// FleetSummary counts what became of every line of a fleet stream:
+//
+//	Lines = Blank + Invalid + Campaigns + Identities + Attackers
+type FleetSummary struct {
+	Lines        int64       `json:"lines"`
+	Blank        int64       `json:"blank"`
+	Invalid      int64       `json:"invalid"`
+	Campaigns    int64       `json:"campaigns"`
+	Identities   int64       `json:"identities"`
+	Attackers    int64       `json:"attackers"`
+	InvalidLines []LineError `json:"invalid_lines"`
+}
+
+// Fleet upserts every campaign, identity and attacker of a fleet.jsonl
+// stream, in order: a record must come after the one it points to. A line
+// that does not parse, or that the store refuses as invalid input (such
+// as an identity whose campaign is not stored), is counted and listed,
+// and the rest still land. Any other error stops the ingest and is
+// returned with the counts so far.
+//
+// optimize(fleet): each record is its own statement and transaction,
+// which is fine for fleets of thousands of attackers; a batched upsert in
+// the facade would serve millions.
+func Fleet(ctx context.Context, s *ttprepo.Store, r io.Reader) (FleetSummary, error) {
+	sum := FleetSummary{InvalidLines: []LineError{}}
+	invalid := func(le LineError) {
+		sum.Invalid++
+		if len(sum.InvalidLines) < MaxListedInvalid {
+			sum.InvalidLines = append(sum.InvalidLines, le)
+		}
+	}
+
+	lr := newLineReader(r, DefaultMaxLineBytes)
+	for {
+		line, tooLong, err := lr.next()
+		if errors.Is(err, io.EOF) {
+			return sum, nil
+		}
+		if err != nil {
+			return sum, fmt.Errorf("read fleet line %d: %w", lr.n+1, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return sum, err
+		}
+		sum.Lines++
+		switch {
+		case tooLong:
+			invalid(tooLongError(lr.n, lr.max))
+			continue
+		case isBlank(line):
+			sum.Blank++
+			continue
+		}
+
+		rec, err := ParseFleetLine(lr.n, line)
+		if err != nil {
+			invalid(*asLineError(lr.n, err))
+			continue
+		}
+		switch {
+		case rec.Campaign != nil:
+			err = s.UpsertCampaign(ctx, *rec.Campaign)
+		case rec.Identity != nil:
+			err = s.UpsertIdentity(ctx, *rec.Identity)
+		case rec.Attacker != nil:
+			err = s.UpsertAttacker(ctx, *rec.Attacker)
+		}
+		var ie *ttprepo.InputError
+		switch {
+		case errors.As(err, &ie):
+			invalid(LineError{Line: lr.n, Field: ie.Field, Reason: ie.Reason})
+		case err != nil:
+			return sum, fmt.Errorf("fleet line %d: %w", lr.n, err)
+		case rec.Campaign != nil:
+			sum.Campaigns++
+		case rec.Identity != nil:
+			sum.Identities++
+		default:
+			sum.Attackers++
+		}
+	}
+}
+
+// Tags streams a tags.jsonl stream into s in batches of opt.BatchSize
+// kept tags, each written by one [ttprepo.Store.InsertTags] call in its
+// own transaction, so memory stays bounded whatever the stream's length
+// and a crash loses at most the batch being written: run the same stream
+// again and the tag ids, being derived from the tags, make it land
+// exactly once.
+//
+// A line that does not parse, fails [ttprepo.ValidateTag], is longer than
+// opt.MaxLineBytes, or names an attacker or identity that is not stored is
+// counted and listed as invalid, and the other lines still land. Any other
+// error (the database failing, ctx done, a read error) stops the ingest
+// and is returned with the counts of the batches already written (and
+// Inserted and AlreadyPresent also count the parts of the failing batch
+// already committed, so that Inserted always matches the store).
+//
+// The next batch is read and parsed while the previous one is written,
+// so that parsing, about a tenth of the work on SQLite, overlaps the
+// database's share; at most three batches are held at once.
+func Tags(ctx context.Context, s *ttprepo.Store, r io.Reader, opt Options) (Summary, error) {
+	if opt.BatchSize <= 0 {
+		opt.BatchSize = DefaultBatchSize
+	}
+	if opt.MaxLineBytes <= 0 {
+		opt.MaxLineBytes = DefaultMaxLineBytes
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// Read and parse in one goroutine, write in this one. readErr is read
+	// only once batches is closed, which orders it after the write.
+	batches := make(chan *batch, 1)
+	var readErr error
+	go func() {
+		defer close(batches)
+		readErr = readBatches(ctx, r, opt, batches)
+	}()
+
+	// An empty list, not nil, so that JSON shows [] rather than null.
+	w := &batchWriter{s: s, opt: opt, sum: Summary{InvalidLines: []LineError{}}}
+	for b := range batches {
+		if err := w.write(ctx, b); err != nil {
+			cancel()
+			for range batches {
+			}
+			return w.sum, err
+		}
+	}
+	return w.sum, readErr
+}
+
+// batch is a run of consecutive lines: the kept tags among them, with the
+// line each came from, and the counts of the others.
+type batch struct {
+	tags  []ttprepo.Tag
+	lines []int
+	bytes int
+
+	nLines, blank, belowFloor, invalid int64
+	// refused lists the first MaxListedInvalid invalid lines of the run,
+	// in order; invalid counts them all.
+	refused []LineError
+}
+
+// readBatches cuts the stream into batches: one ends after BatchSize kept
+// tags, maxBatchBytes of their lines, or 2*BatchSize lines in all, so
+// that a long run of lines that are not kept still reports progress and
+// keeps its list of refused lines short.
+func readBatches(ctx context.Context, r io.Reader, opt Options, out chan<- *batch) error {
+	lr := newLineReader(r, opt.MaxLineBytes)
+	b := &batch{}
+	send := func() error {
+		select {
+		case out <- b:
+			b = &batch{}
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for {
+		line, tooLong, err := lr.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if b.nLines > 0 {
+				send()
+			}
+			return fmt.Errorf("read line %d: %w", lr.n+1, err)
+		}
+		b.add(lr.n, line, tooLong, opt.MaxLineBytes)
+		if len(b.tags) >= opt.BatchSize || b.bytes >= maxBatchBytes || b.nLines >= 2*int64(opt.BatchSize) {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+	}
+	if b.nLines > 0 {
+		return send()
+	}
+	return nil
+}
+
+// add sorts one line into blank, invalid, below the floor, or the batch.
+func (b *batch) add(n int, line []byte, tooLong bool, maxLine int) {
+	b.nLines++
+	switch {
+	case tooLong:
+		b.refuse(tooLongError(n, maxLine))
+		return
+	case isBlank(line):
+		b.blank++
+		return
+	}
+	tag, err := ParseTagLine(n, line)
+	if err != nil {
+		b.refuse(*asLineError(n, err))
+		return
+	}
+	if err := ttprepo.ValidateTag(0, &tag); err != nil {
+		var te *ttprepo.TagError
+		if errors.As(err, &te) {
+			b.refuse(LineError{Line: n, Field: te.Field, Reason: te.Reason})
+		} else {
+			b.refuse(LineError{Line: n, Reason: err.Error()})
+		}
+		return
+	}
+	if tag.Confidence < ttprepo.ConfidenceFloor {
+		b.belowFloor++
+		return
+	}
+	b.tags = append(b.tags, tag)
+	b.lines = append(b.lines, n)
+	b.bytes += len(line)
+}
+
+// refuse counts an invalid line and lists it while the list has room.
+// Lines arrive in order, so the first ones are the ones to keep.
+func (b *batch) refuse(le LineError) {
+	b.invalid++
+	if len(b.refused) < MaxListedInvalid {
+		b.refused = append(b.refused, le)
+	}
+}
+
+// batchWriter writes batches in order and keeps the summary, which only
+// ever counts whole batches.
+type batchWriter struct {
+	s   *ttprepo.Store
+	opt Options
+	sum Summary
+}
+
+// write writes one batch and adds its counts to the summary.
+func (w *batchWriter) write(ctx context.Context, b *batch) error {
+	refused, err := w.insert(ctx, b.tags, b.lines)
+	if err != nil {
+		return err
+	}
+
+	w.sum.Lines += b.nLines
+	w.sum.Blank += b.blank
+	w.sum.BelowFloor += b.belowFloor
+	w.sum.Invalid += b.invalid + int64(len(refused))
+
+	// Lines refused by the store are in line order among themselves, as
+	// are those refused while parsing: merge the two, and keep the first
+	// ones the list has room for.
+	if room := MaxListedInvalid - len(w.sum.InvalidLines); room > 0 {
+		all := append(b.refused, refused...)
+		slices.SortStableFunc(all, func(x, y LineError) int { return x.Line - y.Line })
+		w.sum.InvalidLines = append(w.sum.InvalidLines, all[:min(room, len(all))]...)
+	}
+	if w.opt.Progress != nil {
+		w.opt.Progress(w.sum)
+	}
+	return nil
+}
+
+// insert writes tags, read from lines, in one InsertTags call and adds
+// what it wrote and skipped to the summary. When the store refuses the
+// call, most often for an attacker or identity that is not stored, it
+// writes nothing, so the valid lines would be lost with the bad one:
+// insert then splits the tags in two halves and writes each the same way,
+// in order, down to single lines, and returns the lines refused alone.
+//
+// Halving rather than taking out the one tag the error names: a batch
+// with many unknown anchors then costs about n log n rows written and
+// rolled back instead of n squared; and on MySQL, where one statement
+// writes many rows, the store names the first row of the statement with a
+// missing anchor, which may be a replay of a stored id that the database
+// skips without looking at its anchors. A single line is judged by the
+// database alone, so the answer does not depend on the batch size. Lines
+// keep their order, so a replay still follows the line it repeats. Each
+// half commits on its own, which idempotent ids make safe to run again.
+func (w *batchWriter) insert(ctx context.Context, tags []ttprepo.Tag, lines []int) ([]LineError, error) {
+	if len(tags) == 0 {
+		return nil, nil
+	}
+	n, err := w.s.InsertTags(ctx, tags)
+	if err == nil {
+		w.sum.Inserted += int64(n)
+		w.sum.AlreadyPresent += int64(len(tags) - n)
+		return nil, nil
+	}
+	var te *ttprepo.TagError
+	if !errors.As(err, &te) {
+		return nil, fmt.Errorf("write lines %d-%d: %w", lines[0], lines[len(lines)-1], err)
+	}
+	if len(tags) == 1 {
+		return []LineError{{Line: lines[0], Field: te.Field, Reason: te.Reason}}, nil
+	}
+	half := len(tags) / 2
+	first, err := w.insert(ctx, tags[:half], lines[:half])
+	if err != nil {
+		return nil, err
+	}
+	second, err := w.insert(ctx, tags[half:], lines[half:])
+	return append(first, second...), err
+}
+
+func isBlank(line []byte) bool { return len(bytes.TrimSpace(line)) == 0 }
+
+func tooLongError(n, max int) LineError {
+	return LineError{Line: n, Reason: fmt.Sprintf("is longer than %d bytes", max)}
+}
+
+// asLineError returns err as a *LineError for line n; the parsers return
+// nothing else, but a plain error is wrapped rather than lost.
+func asLineError(n int, err error) *LineError {
+	var le *LineError
+	if errors.As(err, &le) {
+		return le
+	}
+	return &LineError{Line: n, Reason: err.Error()}
+}

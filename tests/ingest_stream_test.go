@@ -1,0 +1,345 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/ttpstore/ttpstore/ingest"
+	"github.com/ttpstore/ttpstore/ttprepo"
+)
+
+// corpusCounts works out, line by line and without the store, what an
+// ingest of fleet-small's tags.jsonl must report: lines, lines below the
+// floor, and lines kept (valid, at or above the floor, replays included).
+func corpusCounts(t *testing.T) (lines, below, kept int64) {
+	readLines(t, corpusDir+"tags.jsonl", func(n int, line []byte) {
+		lines++
+		tg, err := ingest.ParseTagLine(n, line)
+		must(t, err, "tag line", n)
+		must(t, ttprepo.ValidateTag(n, &tg), "tag line", n)
+		if tg.Confidence < ttprepo.ConfidenceFloor {
+			below++
+		} else {
+			kept++
+		}
+	})
+	return lines, below, kept
+}
+
+func ingestCorpusFleet(t *testing.T, s *ttprepo.Store) ingest.FleetSummary {
+	t.Helper()
+	f, err := os.Open(corpusDir + "fleet.jsonl")
+	must(t, err)
+	defer f.Close()
+	sum, err := ingest.Fleet(context.Background(), s, f)
+	must(t, err, "ingest fleet")
+	return sum
+}
+
+func ingestCorpusTags(t *testing.T, s *ttprepo.Store, opt ingest.Options) ingest.Summary {
+	t.Helper()
+	f, err := os.Open(corpusDir + "tags.jsonl")
+	must(t, err)
+	defer f.Close()
+	sum, err := ingest.Tags(context.Background(), s, f, opt)
+	must(t, err, "ingest tags")
+	return sum
+}
+
+// checkBalance checks that every line of a summary is accounted for once.
+func checkBalance(t *testing.T, s ingest.Summary) {
+	t.Helper()
+	if got := s.Blank + s.Invalid + s.BelowFloor + s.AlreadyPresent + s.Inserted; got != s.Lines {
+		t.Errorf("blank+invalid+below+present+inserted = %d, lines = %d: %+v", got, s.Lines, s)
+	}
+}
+
+// TestIngestFleetSmall streams fleet-small through the ingester twice, in
+// batches small enough that replays cross batch boundaries, and checks
+// every count against expected.json and a line-by-line count, and then
+// the rollups against expected.json.
+func TestIngestFleetSmall(t *testing.T) {
+	want := loadExpected(t)
+	lines, below, kept := corpusCounts(t)
+	if lines != 1656 {
+		t.Fatalf("corpus has %d lines, expected.json's stream has 1656", lines)
+	}
+	forEachBackend(t, func(t *testing.T, s *ttprepo.Store) {
+		ctx := context.Background()
+		fleet := ingestCorpusFleet(t, s)
+		if fleet.Lines != 108 || fleet.Invalid != 0 || fleet.Campaigns+fleet.Identities+fleet.Attackers != 108 {
+			t.Errorf("fleet summary %+v, want 108 records and no invalid line", fleet)
+		}
+
+		var calls int
+		var last ingest.Summary
+		first := ingestCorpusTags(t, s, ingest.Options{BatchSize: 97, Progress: func(p ingest.Summary) {
+			if p.Lines < last.Lines || p.Inserted < last.Inserted {
+				t.Errorf("progress went backwards: %+v after %+v", p, last)
+			}
+			calls++
+			last = p
+		}})
+		checkBalance(t, first)
+		wantFirst := ingest.Summary{Lines: lines, BelowFloor: below,
+			AlreadyPresent: kept - int64(want.InsertedFirstPass), Inserted: int64(want.InsertedFirstPass)}
+		if first.Lines != wantFirst.Lines || first.Invalid != 0 || first.Blank != 0 || first.BelowFloor != below ||
+			first.Inserted != wantFirst.Inserted || first.AlreadyPresent != wantFirst.AlreadyPresent {
+			t.Errorf("first pass %+v, want %+v", first, wantFirst)
+		}
+		if minCalls := int(kept / 97); calls < minCalls {
+			t.Errorf("progress called %d times, want at least %d", calls, minCalls)
+		}
+		if n, err := s.CountTags(ctx); err != nil || n != int64(want.InsertedFirstPass) {
+			t.Errorf("stored %d, %v; want %d", n, err, want.InsertedFirstPass)
+		}
+
+		// The second pass, with the default batch size, finds everything.
+		second := ingestCorpusTags(t, s, ingest.Options{})
+		checkBalance(t, second)
+		if second.Inserted != int64(want.InsertedSecondPass) || second.AlreadyPresent != kept || second.BelowFloor != below {
+			t.Errorf("second pass %+v, want %d inserted, %d already present, %d below floor",
+				second, want.InsertedSecondPass, kept, below)
+		}
+
+		for id, rows := range want.ByIdentity {
+			got, err := s.ListTechniquesByIdentity(ctx, id)
+			must(t, err)
+			compare(t, "identity "+id, got, rows)
+		}
+		for id, rows := range want.ByCampaign {
+			got, err := s.ListTechniquesByCampaign(ctx, id)
+			must(t, err)
+			compare(t, "campaign "+id, got, rows)
+		}
+		got, err := s.ListDistinctTechniques(ctx)
+		must(t, err)
+		compare(t, "distinct techniques", got, want.DistinctTechniques)
+	})
+}
+
+// corpusTagLine returns the first line of fleet-small's tags (an
+// attacker-anchored tag at confidence 0.85) as a map to derive lines from.
+func corpusTagLine(t *testing.T) map[string]any {
+	var m map[string]any
+	readLines(t, corpusDir+"tags.jsonl", func(n int, line []byte) {
+		if n == 1 {
+			must(t, json.Unmarshal(line, &m))
+		}
+	})
+	if m["confidence"] != 0.85 || m["attacker_uuid"] == nil {
+		t.Fatalf("first corpus line is not the attacker tag this test expects: %v", m)
+	}
+	return m
+}
+
+// lineFile builds a tag stream from lines derived from a template.
+type lineFile struct {
+	t        *testing.T
+	template map[string]any
+	buf      bytes.Buffer
+	n        int
+}
+
+// add writes a line with a fresh uuid, changed by mod, and returns its
+// number.
+func (f *lineFile) add(mod func(m map[string]any)) int {
+	m := map[string]any{}
+	for k, v := range f.template {
+		m[k] = v
+	}
+	m["uuid"] = fmt.Sprintf("ingest-test-%d", f.n+1)
+	if mod != nil {
+		mod(m)
+	}
+	raw, err := json.Marshal(m)
+	must(f.t, err)
+	return f.raw(string(raw))
+}
+
+// raw writes a line as it is and returns its number.
+func (f *lineFile) raw(line string) int {
+	f.buf.WriteString(line)
+	f.buf.WriteByte('\n')
+	f.n++
+	return f.n
+}
+
+// TestIngestInvalidLines mixes good lines with every kind of bad one and
+// checks that the good ones land, each bad one is reported with its line
+// number and field, and the counts add up, on both backends and with
+// batches of several sizes (so that unknown anchors are found in the
+// first, a middle and the last position of a batch).
+func TestIngestInvalidLines(t *testing.T) {
+	f := &lineFile{t: t, template: corpusTagLine(t)}
+	type bad struct{ field, name string }
+	wantBad := map[int]bad{}
+	good := 0
+	addGood := func() { f.add(nil); good++ }
+	addBad := func(field, name string, mod func(m map[string]any)) {
+		wantBad[f.add(mod)] = bad{field, name}
+	}
+
+	addGood()
+	wantBad[f.raw(`{"uuid": "x", "confidence": 0.9`)] = bad{"", "truncated JSON"}
+	addGood()
+	addBad("attacker_uuid", "unknown attacker", func(m map[string]any) { m["attacker_uuid"] = "no-such-attacker" })
+	addBad("attacker_uuid", "same unknown attacker", func(m map[string]any) { m["attacker_uuid"] = "no-such-attacker" })
+	addGood()
+	addBad("identity_uuid", "unknown identity", func(m map[string]any) {
+		m["attacker_uuid"], m["identity_uuid"] = nil, "no-such-identity"
+	})
+	addBad("confidence", "confidence as a string", func(m map[string]any) { m["confidence"] = "NaN" })
+	addBad("confidence", "confidence out of float range", func(m map[string]any) { m["confidence"] = json.RawMessage("1e999") })
+	addBad("confidence", "confidence above 1", func(m map[string]any) { m["confidence"] = 1.5 })
+	addBad("confidence", "negative confidence", func(m map[string]any) { m["confidence"] = -0.1 })
+	addGood()
+	addBad("created_at", "bad created_at", func(m map[string]any) { m["created_at"] = "yesterday" })
+	addBad("technique_id", "bad technique", func(m map[string]any) { m["technique_id"] = "X1" })
+	addBad("evidence", "evidence not an object", func(m map[string]any) { m["evidence"] = []int{1} })
+	wantBad[f.raw(`[1, 2, 3]`)] = bad{"", "an array"}
+	addBad("", "too long", func(m map[string]any) { m["evidence"] = map[string]string{"pad": strings.Repeat("x", 4096)} })
+	f.raw("")
+	f.raw("   ")
+	// Below the floor with an unknown attacker: never written, so never
+	// checked against the store.
+	f.add(func(m map[string]any) { m["attacker_uuid"], m["confidence"] = "no-such-attacker", 0.1 })
+	addGood()
+	// A replay of the first good line, naming an unknown attacker: the
+	// id alone decides, so it is already present, not invalid.
+	f.add(func(m map[string]any) { m["uuid"], m["attacker_uuid"] = "ingest-test-1", "no-such-attacker" })
+	addGood()
+	addBad("attacker_uuid", "unknown attacker last", func(m map[string]any) { m["attacker_uuid"] = "another-missing" })
+	input := f.buf.Bytes()
+
+	for _, batch := range []int{1, 2, 3, 1000} {
+		t.Run(fmt.Sprintf("batch%d", batch), func(t *testing.T) {
+			forEachBackend(t, func(t *testing.T, s *ttprepo.Store) {
+				ingestCorpusFleet(t, s)
+				sum, err := ingest.Tags(context.Background(), s, bytes.NewReader(input),
+					ingest.Options{BatchSize: batch, MaxLineBytes: 2048})
+				must(t, err, "ingest")
+				checkBalance(t, sum)
+
+				want := ingest.Summary{Lines: int64(f.n), Blank: 2, Invalid: int64(len(wantBad)),
+					BelowFloor: 1, AlreadyPresent: 1, Inserted: int64(good)}
+				got := sum
+				got.InvalidLines = nil
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("summary %+v, want %+v", got, want)
+				}
+				if n, err := s.CountTags(context.Background()); err != nil || n != int64(good) {
+					t.Errorf("stored %d, %v; want the %d good lines", n, err, good)
+				}
+
+				// Each bad line listed once, in line order, naming its field.
+				prev := 0
+				for _, le := range sum.InvalidLines {
+					if le.Line <= prev {
+						t.Errorf("invalid lines out of order: %d after %d", le.Line, prev)
+					}
+					prev = le.Line
+					b, ok := wantBad[le.Line]
+					if !ok {
+						t.Errorf("line %d reported invalid (%v), but it is good", le.Line, &le)
+						continue
+					}
+					if le.Field != b.field || le.Reason == "" {
+						t.Errorf("line %d (%s): reported %v, want field %q", le.Line, b.name, &le, b.field)
+					}
+				}
+				if len(sum.InvalidLines) != len(wantBad) {
+					t.Errorf("%d invalid lines listed, want %d: %v", len(sum.InvalidLines), len(wantBad), sum.InvalidLines)
+				}
+			})
+		})
+	}
+}
+
+// TestIngestInvalidListBounded checks that a stream of many invalid lines
+// counts them all but lists only the first MaxListedInvalid, in order,
+// including unknown anchors found after later parse errors.
+func TestIngestInvalidListBounded(t *testing.T) {
+	f := &lineFile{t: t, template: corpusTagLine(t)}
+	total := ingest.MaxListedInvalid + 500
+	for i := 0; i < total; i++ {
+		if i%2 == 0 {
+			f.add(func(m map[string]any) { m["attacker_uuid"] = fmt.Sprintf("missing-%d", i) })
+		} else {
+			f.raw("not json")
+		}
+	}
+	s := openStore(t, freshSQLite(t))
+	ingestCorpusFleet(t, s)
+	sum, err := ingest.Tags(context.Background(), s, bytes.NewReader(f.buf.Bytes()), ingest.Options{BatchSize: 300})
+	must(t, err)
+	if sum.Invalid != int64(total) || len(sum.InvalidLines) != ingest.MaxListedInvalid {
+		t.Fatalf("invalid %d, listed %d; want %d and %d", sum.Invalid, len(sum.InvalidLines), total, ingest.MaxListedInvalid)
+	}
+	for i, le := range sum.InvalidLines {
+		if le.Line != i+1 {
+			t.Fatalf("listed[%d] is line %d, want line %d", i, le.Line, i+1)
+		}
+	}
+}
+
+// TestIngestLineShapes covers how lines end: CRLF, a last line without a
+// newline, a valid line longer than the reader's buffer, and a line over
+// the limit followed by a good one.
+func TestIngestLineShapes(t *testing.T) {
+	f := &lineFile{t: t, template: corpusTagLine(t)}
+	f.add(nil)
+	f.buf.Truncate(f.buf.Len() - 1)
+	f.buf.WriteString("\r\n")
+	f.add(func(m map[string]any) { m["evidence"] = map[string]string{"pad": strings.Repeat("é", 200_000)} })
+	tooLong := f.add(func(m map[string]any) { m["evidence"] = map[string]string{"pad": strings.Repeat("x", 2<<20)} })
+	f.add(nil)
+	f.buf.Truncate(f.buf.Len() - 1) // no newline at the end
+
+	s := openStore(t, freshSQLite(t))
+	ingestCorpusFleet(t, s)
+	sum, err := ingest.Tags(context.Background(), s, bytes.NewReader(f.buf.Bytes()), ingest.Options{MaxLineBytes: 1 << 20})
+	must(t, err)
+	if sum.Lines != 4 || sum.Inserted != 3 || sum.Invalid != 1 || sum.InvalidLines[0].Line != tooLong {
+		t.Fatalf("summary %+v, want 3 lines inserted and line %d too long", sum, tooLong)
+	}
+	if _, err := s.GetTag(context.Background(), "ingest-test-4"); err != nil {
+		t.Errorf("the line after the too-long one: %v", err)
+	}
+	got, err := s.GetTag(context.Background(), "ingest-test-2")
+	must(t, err)
+	if len(got.Evidence) < 400_000 {
+		t.Errorf("long evidence read back as %d bytes", len(got.Evidence))
+	}
+}
+
+// TestIngestStopsOnCancel checks that a cancelled context stops the
+// ingest with its error, and that only whole batches were written.
+func TestIngestStopsOnCancel(t *testing.T) {
+	s := openStore(t, freshSQLite(t))
+	ingestCorpusFleet(t, s)
+	raw, err := os.ReadFile(corpusDir + "tags.jsonl")
+	must(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sum, err := ingest.Tags(ctx, s, bytes.NewReader(raw), ingest.Options{BatchSize: 100, Progress: func(p ingest.Summary) {
+		if p.Inserted > 0 {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	n, err := s.CountTags(context.Background())
+	must(t, err)
+	if n != sum.Inserted || sum.Inserted == 0 || sum.Lines >= 1656 {
+		t.Errorf("stored %d, summary %+v: want the summary's inserted count, stopped early", n, sum)
+	}
+}
