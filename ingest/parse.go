@@ -66,6 +66,9 @@ func ParseTagLine(lineNo int, line []byte) (ttprepo.Tag, error) {
 	if !utf8.Valid(line) {
 		return ttprepo.Tag{}, &LineError{Line: lineNo, Field: invalidUTF8Field(line), Reason: "is not valid UTF-8"}
 	}
+	if err := checkStrictObject(lineNo, line, tagLineFields); err != nil {
+		return ttprepo.Tag{}, err
+	}
 	var w tagLine
 	dec := json.NewDecoder(bytes.NewReader(line))
 	if err := dec.Decode(&w); err != nil {
@@ -118,6 +121,9 @@ type fleetLine struct {
 func ParseFleetLine(lineNo int, line []byte) (FleetRecord, error) {
 	if !utf8.Valid(line) {
 		return FleetRecord{}, &LineError{Line: lineNo, Reason: "is not valid UTF-8"}
+	}
+	if err := checkStrictObject(lineNo, line, fleetLineFields); err != nil {
+		return FleetRecord{}, err
 	}
 	var w fleetLine
 	if err := json.Unmarshal(line, &w); err != nil {

@@ -221,3 +221,33 @@ func TestEmptyScopes(t *testing.T) {
 		}
 	})
 }
+
+// TestUnknownAnchorNamesTheRealCulprit: a replay of a stored id is skipped
+// without its anchors being checked, so when a call fails the error must
+// name the new tag with the missing anchor, not the replay before it.
+func TestUnknownAnchorNamesTheRealCulprit(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *ttprepo.Store) {
+		ctx := context.Background()
+		fleet(t, s)
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		stored := tag("stored", 0.9, at)
+		_, err := s.InsertTags(ctx, []ttprepo.Tag{stored})
+		must(t, err)
+
+		replay := stored
+		replay.AttackerUUID = ptr("ghost-1") // skipped as a duplicate: never checked
+		bad := tag("new", 0.9, at)
+		bad.AttackerUUID = ptr("ghost-2")
+		_, err = s.InsertTags(ctx, []ttprepo.Tag{replay, bad})
+		var te *ttprepo.TagError
+		if !errors.As(err, &te) || te.Index != 1 || te.Field != "attacker_uuid" {
+			t.Fatalf("err = %v, want tag 1 named on attacker_uuid", err)
+		}
+
+		// Alone, the replay stays silent.
+		n, err := s.InsertTags(ctx, []ttprepo.Tag{replay})
+		if err != nil || n != 0 {
+			t.Fatalf("replay alone: inserted %d, err %v; want 0, nil", n, err)
+		}
+	})
+}

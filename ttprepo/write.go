@@ -254,8 +254,37 @@ func (s *Store) missingAnchor(ctx context.Context, tags []Tag, keep []int, cause
 		known[key] = ok
 		return ok, err
 	}
+	// A tag the database skipped as a duplicate never had its anchors
+	// checked, so it cannot be the culprit: an id already stored, or one
+	// that an earlier tag of this call (written first) carries.
+	seen := map[string]bool{}
+	skipped := func(t *Tag) (bool, error) {
+		if seen[t.UUID] {
+			return true, nil
+		}
+		seen[t.UUID] = true
+		_, err := s.b.getTag(ctx, t.UUID)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, sql.ErrNoRows):
+			return false, nil
+		default:
+			return false, err
+		}
+	}
 	for _, k := range keep {
 		t := &tags[k]
+		if t.AttackerUUID == nil && t.IdentityUUID == nil {
+			continue
+		}
+		dup, err := skipped(t)
+		if err != nil {
+			return errors.Join(fmt.Errorf("insert tags: %w", cause), err)
+		}
+		if dup {
+			continue
+		}
 		if t.AttackerUUID != nil {
 			ok, err := check("attacker", *t.AttackerUUID)
 			if err != nil {

@@ -1,0 +1,56 @@
+package ingest
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+const goodLine = `{"uuid": "u1", "source_kind": "session", "source_id": "s\u00e9", "attacker_uuid": "a1", "identity_uuid": null, "session_id": null, "decky_id": null, "tactic": "TA0006", "technique_id": "T1110", "sub_technique_id": null, "confidence": 0.9, "rule_id": "R0003", "rule_version": 1, "evidence": {"k": "\ud83d\ude00"}, "attack_release": "15.1", "mitre_url": "", "created_at": "2026-03-09T10:44:00.000000Z"}`
+
+func TestParseTagLineRefusesSilentChanges(t *testing.T) {
+	if _, err := ParseTagLine(1, []byte(goodLine)); err != nil {
+		t.Fatalf("control line refused: %v", err)
+	}
+	cases := []struct {
+		name, from, to, field string
+	}{
+		{"key in another case", `"uuid": "u1"`, `"UUID": "u1"`, "uuid"},
+		{"key given twice", `"rule_id": "R0003"`, `"rule_id": "R0003", "rule_id": "R9999"`, "rule_id"},
+		{"lone high surrogate", `"source_id": "s\u00e9"`, `"source_id": "s\ud800x"`, "source_id"},
+		{"lone low surrogate", `"source_id": "s\u00e9"`, `"source_id": "\udc00"`, "source_id"},
+		{"high surrogate at the end", `"source_id": "s\u00e9"`, `"source_id": "x\ud83d"`, "source_id"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			line := strings.Replace(goodLine, c.from, c.to, 1)
+			if line == goodLine {
+				t.Fatal("case did not change the line")
+			}
+			_, err := ParseTagLine(7, []byte(line))
+			var le *LineError
+			if !errors.As(err, &le) || le.Field != c.field || le.Line != 7 {
+				t.Fatalf("err = %v, want a line 7 error on %s", err, c.field)
+			}
+		})
+	}
+}
+
+func TestParseTagLineKeepsPairsAndEscapedBackslashes(t *testing.T) {
+	line := strings.Replace(goodLine, `"source_id": "s\u00e9"`, `"source_id": "\\ud800 \ud83d\ude00"`, 1)
+	tag, err := ParseTagLine(1, []byte(line))
+	if err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+	if want := `\ud800 😀`; tag.SourceID != want {
+		t.Errorf("source_id = %q, want %q", tag.SourceID, want)
+	}
+}
+
+func TestParseFleetLineRefusesCaseVariantKeys(t *testing.T) {
+	_, err := ParseFleetLine(3, []byte(`{"kind": "attacker", "UUID": "a1", "ip": "192.0.2.1"}`))
+	var le *LineError
+	if !errors.As(err, &le) || le.Field != "uuid" {
+		t.Fatalf("err = %v, want an error on uuid", err)
+	}
+}
