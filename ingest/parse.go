@@ -96,6 +96,11 @@ func ParseTagLine(lineNo int, line []byte) (ttprepo.Tag, error) {
 		if err != nil {
 			return ttprepo.Tag{}, &LineError{Line: lineNo, Field: "created_at", Reason: fmt.Sprintf("%q is not an RFC 3339 time", *w.CreatedAt)}
 		}
+		if at.IsZero() {
+			// The store reads a zero time as "not given" and would put the
+			// time of the insert in its place.
+			return ttprepo.Tag{}, &LineError{Line: lineNo, Field: "created_at", Reason: fmt.Sprintf("%q is outside years 1000 to 9999", *w.CreatedAt)}
+		}
 		t.CreatedAt = at.UTC()
 	}
 	return t, nil

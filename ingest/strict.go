@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
+
+	"github.com/ttpstore/ttpstore/internal/jsontext"
 )
 
 // Field names of a tags.jsonl line; every one but evidence, confidence
@@ -60,51 +61,9 @@ func checkStrictObject(lineNo int, line []byte, fields map[string]bool) error {
 			return &LineError{Line: lineNo, Field: key, Reason: "is given more than once"}
 		}
 		seen[key] = true
-		if isString && hasLoneSurrogate(raw) {
+		if isString && jsontext.HasLoneSurrogate(raw) {
 			return &LineError{Line: lineNo, Field: key, Reason: "holds a \\u escape of half a surrogate pair, which is not a character"}
 		}
 	}
 	return nil
-}
-
-// hasLoneSurrogate reports whether a raw JSON value holds a \uD800-\uDFFF
-// escape that is not a high surrogate followed at once by a low one.
-func hasLoneSurrogate(raw []byte) bool {
-	for i := 0; i+1 < len(raw); i++ {
-		if raw[i] != '\\' {
-			continue
-		}
-		if raw[i+1] != 'u' {
-			i++ // skip the escaped character, which may itself be a backslash
-			continue
-		}
-		r, ok := hex4(raw, i+2)
-		if !ok {
-			continue
-		}
-		switch {
-		case r >= 0xD800 && r <= 0xDBFF:
-			low, ok := uint64(0), false
-			if i+7 < len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
-				low, ok = hex4(raw, i+8)
-			}
-			if !ok || low < 0xDC00 || low > 0xDFFF {
-				return true
-			}
-			i += 11
-		case r >= 0xDC00 && r <= 0xDFFF:
-			return true
-		default:
-			i += 5
-		}
-	}
-	return false
-}
-
-func hex4(b []byte, at int) (uint64, bool) {
-	if at+4 > len(b) {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(string(b[at:at+4]), 16, 32)
-	return v, err == nil
 }

@@ -54,3 +54,12 @@ func TestParseFleetLineRefusesCaseVariantKeys(t *testing.T) {
 		t.Fatalf("err = %v, want an error on uuid", err)
 	}
 }
+
+func TestParseTagLineRefusesExplicitZeroTime(t *testing.T) {
+	line := strings.Replace(goodLine, "2026-03-09T10:44:00.000000Z", "0001-01-01T00:00:00Z", 1)
+	_, err := ParseTagLine(2, []byte(line))
+	var le *LineError
+	if !errors.As(err, &le) || le.Field != "created_at" {
+		t.Fatalf("err = %v, want an error on created_at rather than the insert time", err)
+	}
+}

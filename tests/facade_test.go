@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -248,6 +249,63 @@ func TestUnknownAnchorNamesTheRealCulprit(t *testing.T) {
 		n, err := s.InsertTags(ctx, []ttprepo.Tag{replay})
 		if err != nil || n != 0 {
 			t.Fatalf("replay alone: inserted %d, err %v; want 0, nil", n, err)
+		}
+	})
+}
+
+// TestEvidenceAcceptedByBothBackends: evidence at the nesting limit is
+// stored by both databases; deeper evidence, or half a surrogate pair,
+// is refused by the library with the field named, before either database
+// could disagree.
+func TestEvidenceAcceptedByBothBackends(t *testing.T) {
+	nested := func(depth int) json.RawMessage {
+		inner := strings.Repeat("[", depth-1) + strings.Repeat("]", depth-1)
+		return json.RawMessage(`{"a": ` + inner + `}`)
+	}
+	forEachBackend(t, func(t *testing.T, s *ttprepo.Store) {
+		ctx := context.Background()
+		fleet(t, s)
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+		ok := tag("deep-ok", 0.9, at)
+		ok.Evidence = nested(ttprepo.MaxEvidenceDepth)
+		if n, err := s.InsertTags(ctx, []ttprepo.Tag{ok}); err != nil || n != 1 {
+			t.Fatalf("evidence %d deep: inserted %d, err %v; want 1, nil", ttprepo.MaxEvidenceDepth, n, err)
+		}
+		got, err := s.GetTag(ctx, ok.UUID)
+		must(t, err)
+		if string(got.Evidence) != string(ok.Evidence) {
+			t.Errorf("evidence read back as %s, want %s", got.Evidence, ok.Evidence)
+		}
+
+		for name, ev := range map[string]json.RawMessage{
+			"too deep":       nested(ttprepo.MaxEvidenceDepth + 1),
+			"lone surrogate": json.RawMessage(`{"x": "\ud800"}`),
+		} {
+			bad := tag("bad-"+name, 0.9, at)
+			bad.Evidence = ev
+			_, err := s.InsertTags(ctx, []ttprepo.Tag{bad})
+			var te *ttprepo.TagError
+			if !errors.As(err, &te) || te.Field != "evidence" {
+				t.Errorf("%s: err = %v, want a TagError on evidence", name, err)
+			}
+		}
+	})
+}
+
+// TestDrillDownFindsTagAtLatestInstant: a tag at the latest instant the
+// store accepts still shows on the first page.
+func TestDrillDownFindsTagAtLatestInstant(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *ttprepo.Store) {
+		ctx := context.Background()
+		fleet(t, s)
+		last := time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+		_, err := s.InsertTags(ctx, []ttprepo.Tag{tag("late", 0.9, last), tag("early", 0.9, last.AddDate(-1, 0, 0))})
+		must(t, err)
+		page, err := s.ListAttackerTags(ctx, "a1", "", 10)
+		must(t, err)
+		if len(page.Tags) != 2 || !page.Tags[0].CreatedAt.Equal(last) {
+			t.Fatalf("page holds %d tags (first at %v), want 2 with the latest first", len(page.Tags), page.Tags)
 		}
 	})
 }

@@ -175,7 +175,7 @@ func checkTagQuery(q TagQuery) (tagPageQuery, error) {
 	}
 	pq := tagPageQuery{scope: q.Scope, technique: q.TechniqueID, sub: q.SubTechniqueID, limit: limit}
 	if q.Cursor == "" {
-		pq.beforeAt, pq.beforeUUID = cursorStart, ""
+		pq.beforeAt, pq.beforeUUID = cursorStart, cursorStartUUID
 		return pq, nil
 	}
 	at, id, err := decodeCursor(q.Cursor)
@@ -186,9 +186,15 @@ func checkTagQuery(q TagQuery) (tagPageQuery, error) {
 	return pq, nil
 }
 
-// cursorStart is the first page's cursor: later than any instant both
-// dialects store, so every tag sorts after it whatever its id.
-var cursorStart = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+// cursorStart and cursorStartUUID make the first page's cursor: the
+// latest instant a tag may carry, and an id that sorts after every
+// storable id (one character longer than the longest, each the greatest
+// code point), so that even a tag at that very instant comes before the
+// cursor in (created_at DESC, uuid DESC) order.
+var (
+	cursorStart     = maxTime
+	cursorStartUUID = strings.Repeat("\U0010FFFF", MaxIDLen+1)
+)
 
 // A cursor is the (created_at, uuid) of the last tag of a page, in
 // base64url so that callers treat it as opaque; the version prefix lets

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ttpstore/ttpstore/internal/jsontext"
 )
 
 // Column limits, in characters, shared by both schemas (VARCHAR(n) on
@@ -27,6 +29,10 @@ const (
 	// max_allowed_packet (16 MiB by default on MariaDB, 64 MiB on MySQL
 	// 8): a tag must fit in one statement, escaped, on a default server.
 	MaxEvidenceLen = 1 << 20
+
+	// MaxEvidenceDepth is how deep objects and arrays may nest in
+	// evidence: MariaDB's JSON_VALID refuses 32 levels or more.
+	MaxEvidenceDepth = 31
 )
 
 var (
@@ -177,6 +183,14 @@ func checkEvidence(raw json.RawMessage) string {
 	}
 	if trimmed := bytes.TrimLeft(raw, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
 		return "is not a JSON object"
+	}
+	// Both checks below follow MariaDB's JSON_VALID, which the schema's
+	// CHECK calls and which is stricter than encoding/json and SQLite.
+	if d := jsontext.Depth(raw); d > MaxEvidenceDepth {
+		return fmt.Sprintf("nests objects and arrays %d deep, more than the %d allowed", d, MaxEvidenceDepth)
+	}
+	if jsontext.HasLoneSurrogate(raw) {
+		return "holds a \\u escape of half a surrogate pair, which is not a character"
 	}
 	return ""
 }
