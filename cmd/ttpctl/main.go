@@ -76,6 +76,9 @@ func run(ctx context.Context, args []string, e *env) int {
 	dsn := fs.String("db", "", "database DSN: sqlite:PATH, PATH, or mysql://USER@tcp(HOST:PORT)/DB (default $TTP_DB, then "+defaultDSN+")")
 	fs.Usage = func() { usage(e.stderr) }
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	e.dsn, e.dsnGiven = *dsn, *dsn != ""
@@ -105,6 +108,14 @@ func run(ctx context.Context, args []string, e *env) int {
 	switch {
 	case err == nil:
 		return 0
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprintf(e.stdout, "usage: ttpctl [--db DSN] %s %s\n%s\n", c.name, c.usage, c.summary)
+		return 0
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		// Interrupted (Ctrl-C): what was committed stays, and running the
+		// same command again carries on idempotently.
+		fmt.Fprintf(e.stderr, "ttpctl %s: interrupted\n", c.name)
+		return 130
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(e.stderr, "ttpctl: %v\nusage: ttpctl [--db DSN] %s %s\n", err, c.name, c.usage)
 		return 2
