@@ -10,7 +10,21 @@ import (
 	"github.com/ttpstore/ttpstore/db/mysqldb"
 )
 
-func mysqlTag(r mysqldb.TtpTag) (Tag, error) {
+// mysqlTagRow is the row every tag page query selects: the tag's columns
+// without seq, the storage key no caller sees. sqlc gives each query its
+// own row type with these same fields, which converts to this one.
+type mysqlTagRow = mysqldb.GetTagByUUIDRow
+
+// mysqlTagRows converts one query's rows to mysqlTagRow.
+func mysqlTagRows[R any](rows []R, conv func(R) mysqlTagRow) []mysqlTagRow {
+	out := make([]mysqlTagRow, len(rows))
+	for i, r := range rows {
+		out[i] = conv(r)
+	}
+	return out
+}
+
+func mysqlTag(r mysqlTagRow) (Tag, error) {
 	return Tag{
 		UUID: r.Uuid, SourceKind: r.SourceKind, SourceID: r.SourceID,
 		AttackerUUID: optString(r.AttackerUuid), IdentityUUID: optString(r.IdentityUuid),
@@ -28,28 +42,38 @@ func (b *mysqlBackend) tagPage(ctx context.Context, db dbtx, q tagPageQuery) ([]
 	sub := nullString(q.sub)
 	limit := int32(q.limit)
 
-	var rows []mysqldb.TtpTag
+	var rows []mysqlTagRow
 	var err error
 	switch {
 	case q.scope.Kind == ScopeAttacker && q.technique == "":
-		rows, err = gq.ListAttackerTagsPage(ctx, mysqldb.ListAttackerTagsPageParams{
+		var page []mysqldb.ListAttackerTagsPageRow
+		page, err = gq.ListAttackerTagsPage(ctx, mysqldb.ListAttackerTagsPageParams{
 			AttackerUuid: id, BeforeAt: q.beforeAt, BeforeUuid: q.beforeUUID, Limit: limit})
+		rows = mysqlTagRows(page, func(r mysqldb.ListAttackerTagsPageRow) mysqlTagRow { return mysqlTagRow(r) })
 	case q.scope.Kind == ScopeAttacker:
-		rows, err = gq.ListAttackerTechniqueTagsPage(ctx, mysqldb.ListAttackerTechniqueTagsPageParams{
+		var page []mysqldb.ListAttackerTechniqueTagsPageRow
+		page, err = gq.ListAttackerTechniqueTagsPage(ctx, mysqldb.ListAttackerTechniqueTagsPageParams{
 			AttackerUuid: id, TechniqueID: q.technique, SubTechniqueID: sub,
 			BeforeAt: q.beforeAt, BeforeUuid: q.beforeUUID, Limit: limit})
+		rows = mysqlTagRows(page, func(r mysqldb.ListAttackerTechniqueTagsPageRow) mysqlTagRow { return mysqlTagRow(r) })
 	case q.scope.Kind == ScopeSession:
-		rows, err = gq.ListSessionTechniqueTagsPage(ctx, mysqldb.ListSessionTechniqueTagsPageParams{
+		var page []mysqldb.ListSessionTechniqueTagsPageRow
+		page, err = gq.ListSessionTechniqueTagsPage(ctx, mysqldb.ListSessionTechniqueTagsPageParams{
 			SessionID: id, TechniqueID: q.technique, SubTechniqueID: sub,
 			BeforeAt: q.beforeAt, BeforeUuid: q.beforeUUID, Limit: limit})
+		rows = mysqlTagRows(page, func(r mysqldb.ListSessionTechniqueTagsPageRow) mysqlTagRow { return mysqlTagRow(r) })
 	case q.scope.Kind == ScopeIdentity:
-		rows, err = gq.ListIdentityTechniqueTagsPage(ctx, mysqldb.ListIdentityTechniqueTagsPageParams{
+		var page []mysqldb.ListIdentityTechniqueTagsPageRow
+		page, err = gq.ListIdentityTechniqueTagsPage(ctx, mysqldb.ListIdentityTechniqueTagsPageParams{
 			IdentityUuid: id, TechniqueID: q.technique, SubTechniqueID: sub,
 			BeforeAt: q.beforeAt, BeforeUuid: q.beforeUUID, Limit: limit})
+		rows = mysqlTagRows(page, func(r mysqldb.ListIdentityTechniqueTagsPageRow) mysqlTagRow { return mysqlTagRow(r) })
 	case q.scope.Kind == ScopeCampaign:
-		rows, err = gq.ListCampaignTechniqueTagsPage(ctx, mysqldb.ListCampaignTechniqueTagsPageParams{
+		var page []mysqldb.ListCampaignTechniqueTagsPageRow
+		page, err = gq.ListCampaignTechniqueTagsPage(ctx, mysqldb.ListCampaignTechniqueTagsPageParams{
 			CampaignID: id, TechniqueID: q.technique, SubTechniqueID: sub,
 			BeforeAt: q.beforeAt, BeforeUuid: q.beforeUUID, Limit: limit})
+		rows = mysqlTagRows(page, func(r mysqldb.ListCampaignTechniqueTagsPageRow) mysqlTagRow { return mysqlTagRow(r) })
 	default:
 		return nil, fmt.Errorf("scope %q has no tag pages", q.scope.Kind)
 	}

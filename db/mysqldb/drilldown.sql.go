@@ -31,6 +31,26 @@ type ListAttackerTagsPageParams struct {
 	Limit        int32
 }
 
+type ListAttackerTagsPageRow struct {
+	Uuid           string
+	SourceKind     string
+	SourceID       string
+	AttackerUuid   sql.NullString
+	IdentityUuid   sql.NullString
+	SessionID      sql.NullString
+	DeckyID        sql.NullString
+	Tactic         string
+	TechniqueID    string
+	SubTechniqueID sql.NullString
+	Confidence     float64
+	RuleID         string
+	RuleVersion    int32
+	Evidence       string
+	AttackRelease  string
+	MitreUrl       string
+	CreatedAt      time.Time
+}
+
 // Drill-down: the raw tags behind one rollup row, newest first, one page
 // at a time. Pages are cut by keyset on (created_at, uuid): a page holds
 // the tags strictly before the cursor in (created_at DESC, uuid DESC)
@@ -45,7 +65,7 @@ type ListAttackerTagsPageParams struct {
 // exactly the tags with no sub-technique, which is what the rollup row
 // with a NULL sub-technique counts.
 // Every tag of one attacker. Serves the ttp_tag_attacker index.
-func (q *Queries) ListAttackerTagsPage(ctx context.Context, arg ListAttackerTagsPageParams) ([]TtpTag, error) {
+func (q *Queries) ListAttackerTagsPage(ctx context.Context, arg ListAttackerTagsPageParams) ([]ListAttackerTagsPageRow, error) {
 	rows, err := q.db.QueryContext(ctx, listAttackerTagsPage,
 		arg.AttackerUuid,
 		arg.BeforeAt,
@@ -57,9 +77,9 @@ func (q *Queries) ListAttackerTagsPage(ctx context.Context, arg ListAttackerTags
 		return nil, err
 	}
 	defer rows.Close()
-	var items []TtpTag
+	var items []ListAttackerTagsPageRow
 	for rows.Next() {
-		var i TtpTag
+		var i ListAttackerTagsPageRow
 		if err := rows.Scan(
 			&i.Uuid,
 			&i.SourceKind,
@@ -115,8 +135,28 @@ type ListAttackerTechniqueTagsPageParams struct {
 	Limit          int32
 }
 
+type ListAttackerTechniqueTagsPageRow struct {
+	Uuid           string
+	SourceKind     string
+	SourceID       string
+	AttackerUuid   sql.NullString
+	IdentityUuid   sql.NullString
+	SessionID      sql.NullString
+	DeckyID        sql.NullString
+	Tactic         string
+	TechniqueID    string
+	SubTechniqueID sql.NullString
+	Confidence     float64
+	RuleID         string
+	RuleVersion    int32
+	Evidence       string
+	AttackRelease  string
+	MitreUrl       string
+	CreatedAt      time.Time
+}
+
 // One technique of one attacker: ttp_tag_attacker, then a filter.
-func (q *Queries) ListAttackerTechniqueTagsPage(ctx context.Context, arg ListAttackerTechniqueTagsPageParams) ([]TtpTag, error) {
+func (q *Queries) ListAttackerTechniqueTagsPage(ctx context.Context, arg ListAttackerTechniqueTagsPageParams) ([]ListAttackerTechniqueTagsPageRow, error) {
 	rows, err := q.db.QueryContext(ctx, listAttackerTechniqueTagsPage,
 		arg.AttackerUuid,
 		arg.TechniqueID,
@@ -130,9 +170,9 @@ func (q *Queries) ListAttackerTechniqueTagsPage(ctx context.Context, arg ListAtt
 		return nil, err
 	}
 	defer rows.Close()
-	var items []TtpTag
+	var items []ListAttackerTechniqueTagsPageRow
 	for rows.Next() {
-		var i TtpTag
+		var i ListAttackerTechniqueTagsPageRow
 		if err := rows.Scan(
 			&i.Uuid,
 			&i.SourceKind,
@@ -209,12 +249,32 @@ type ListCampaignTechniqueTagsPageParams struct {
 	Limit          int32
 }
 
+type ListCampaignTechniqueTagsPageRow struct {
+	Uuid           string
+	SourceKind     string
+	SourceID       string
+	AttackerUuid   sql.NullString
+	IdentityUuid   sql.NullString
+	SessionID      sql.NullString
+	DeckyID        sql.NullString
+	Tactic         string
+	TechniqueID    string
+	SubTechniqueID sql.NullString
+	Confidence     float64
+	RuleID         string
+	RuleVersion    int32
+	Evidence       string
+	AttackRelease  string
+	MitreUrl       string
+	CreatedAt      time.Time
+}
+
 // One technique of a campaign's scope, the union of its identities'
 // scopes with each tag once: tags anchored on a member identity, plus
 // tags of a member identity's attackers whose own identity (if any) is
 // not a member, so a tag reachable both ways is listed by the first
 // branch only.
-func (q *Queries) ListCampaignTechniqueTagsPage(ctx context.Context, arg ListCampaignTechniqueTagsPageParams) ([]TtpTag, error) {
+func (q *Queries) ListCampaignTechniqueTagsPage(ctx context.Context, arg ListCampaignTechniqueTagsPageParams) ([]ListCampaignTechniqueTagsPageRow, error) {
 	rows, err := q.db.QueryContext(ctx, listCampaignTechniqueTagsPage,
 		arg.CampaignID,
 		arg.TechniqueID,
@@ -235,9 +295,9 @@ func (q *Queries) ListCampaignTechniqueTagsPage(ctx context.Context, arg ListCam
 		return nil, err
 	}
 	defer rows.Close()
-	var items []TtpTag
+	var items []ListCampaignTechniqueTagsPageRow
 	for rows.Next() {
-		var i TtpTag
+		var i ListCampaignTechniqueTagsPageRow
 		if err := rows.Scan(
 			&i.Uuid,
 			&i.SourceKind,
@@ -310,11 +370,31 @@ type ListIdentityTechniqueTagsPageParams struct {
 	Limit          int32
 }
 
+type ListIdentityTechniqueTagsPageRow struct {
+	Uuid           string
+	SourceKind     string
+	SourceID       string
+	AttackerUuid   sql.NullString
+	IdentityUuid   sql.NullString
+	SessionID      sql.NullString
+	DeckyID        sql.NullString
+	Tactic         string
+	TechniqueID    string
+	SubTechniqueID sql.NullString
+	Confidence     float64
+	RuleID         string
+	RuleVersion    int32
+	Evidence       string
+	AttackRelease  string
+	MitreUrl       string
+	CreatedAt      time.Time
+}
+
 // One technique of an identity's scope, the same scope as
 // ListTechniquesByIdentity: the identity's own tags (ttp_tag_identity)
 // plus its attackers' tags (attackers_identity, then ttp_tag_attacker),
 // the second branch leaving out tags the first already has.
-func (q *Queries) ListIdentityTechniqueTagsPage(ctx context.Context, arg ListIdentityTechniqueTagsPageParams) ([]TtpTag, error) {
+func (q *Queries) ListIdentityTechniqueTagsPage(ctx context.Context, arg ListIdentityTechniqueTagsPageParams) ([]ListIdentityTechniqueTagsPageRow, error) {
 	rows, err := q.db.QueryContext(ctx, listIdentityTechniqueTagsPage,
 		arg.IdentityUuid,
 		arg.TechniqueID,
@@ -335,9 +415,9 @@ func (q *Queries) ListIdentityTechniqueTagsPage(ctx context.Context, arg ListIde
 		return nil, err
 	}
 	defer rows.Close()
-	var items []TtpTag
+	var items []ListIdentityTechniqueTagsPageRow
 	for rows.Next() {
-		var i TtpTag
+		var i ListIdentityTechniqueTagsPageRow
 		if err := rows.Scan(
 			&i.Uuid,
 			&i.SourceKind,
@@ -393,8 +473,28 @@ type ListSessionTechniqueTagsPageParams struct {
 	Limit          int32
 }
 
+type ListSessionTechniqueTagsPageRow struct {
+	Uuid           string
+	SourceKind     string
+	SourceID       string
+	AttackerUuid   sql.NullString
+	IdentityUuid   sql.NullString
+	SessionID      sql.NullString
+	DeckyID        sql.NullString
+	Tactic         string
+	TechniqueID    string
+	SubTechniqueID sql.NullString
+	Confidence     float64
+	RuleID         string
+	RuleVersion    int32
+	Evidence       string
+	AttackRelease  string
+	MitreUrl       string
+	CreatedAt      time.Time
+}
+
 // One technique of one session: ttp_tag_session, then a filter.
-func (q *Queries) ListSessionTechniqueTagsPage(ctx context.Context, arg ListSessionTechniqueTagsPageParams) ([]TtpTag, error) {
+func (q *Queries) ListSessionTechniqueTagsPage(ctx context.Context, arg ListSessionTechniqueTagsPageParams) ([]ListSessionTechniqueTagsPageRow, error) {
 	rows, err := q.db.QueryContext(ctx, listSessionTechniqueTagsPage,
 		arg.SessionID,
 		arg.TechniqueID,
@@ -408,9 +508,9 @@ func (q *Queries) ListSessionTechniqueTagsPage(ctx context.Context, arg ListSess
 		return nil, err
 	}
 	defer rows.Close()
-	var items []TtpTag
+	var items []ListSessionTechniqueTagsPageRow
 	for rows.Next() {
-		var i TtpTag
+		var i ListSessionTechniqueTagsPageRow
 		if err := rows.Scan(
 			&i.Uuid,
 			&i.SourceKind,

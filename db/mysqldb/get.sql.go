@@ -7,6 +7,8 @@ package mysqldb
 
 import (
 	"context"
+	"database/sql"
+	"time"
 )
 
 const getTagByUUID = `-- name: GetTagByUUID :one
@@ -18,12 +20,32 @@ FROM ttp_tag
 WHERE uuid = ?
 `
 
+type GetTagByUUIDRow struct {
+	Uuid           string
+	SourceKind     string
+	SourceID       string
+	AttackerUuid   sql.NullString
+	IdentityUuid   sql.NullString
+	SessionID      sql.NullString
+	DeckyID        sql.NullString
+	Tactic         string
+	TechniqueID    string
+	SubTechniqueID sql.NullString
+	Confidence     float64
+	RuleID         string
+	RuleVersion    int32
+	Evidence       string
+	AttackRelease  string
+	MitreUrl       string
+	CreatedAt      time.Time
+}
+
 // Reading one tag back.
 // Every column of one tag, as stored, for callers that check what was
 // kept byte for byte.
-func (q *Queries) GetTagByUUID(ctx context.Context, uuid string) (TtpTag, error) {
+func (q *Queries) GetTagByUUID(ctx context.Context, uuid string) (GetTagByUUIDRow, error) {
 	row := q.db.QueryRowContext(ctx, getTagByUUID, uuid)
-	var i TtpTag
+	var i GetTagByUUIDRow
 	err := row.Scan(
 		&i.Uuid,
 		&i.SourceKind,

@@ -25,6 +25,7 @@ type Campaign struct {
 }
 
 type TtpTag struct {
+	Seq            int64
 	Uuid           string
 	SourceKind     string
 	SourceID       string

@@ -177,17 +177,17 @@ SELECT
     s.technique_id,
     s.sub_technique_id,
     CAST(max(s.tactic) AS TEXT)          AS tactic,
-    count(DISTINCT s.tag_uuid)           AS tag_count,
+    count(DISTINCT s.tag_key)            AS tag_count,
     count(DISTINCT s.identity_uuid)      AS identity_count,
     CAST(max(s.created_at) AS TEXT)      AS last_seen
 FROM (
-    SELECT i.uuid AS identity_uuid, t.uuid AS tag_uuid,
+    SELECT i.uuid AS identity_uuid, t.uuid AS tag_key,
            t.technique_id, t.sub_technique_id, t.tactic, t.created_at
     FROM attacker_identities i
     JOIN ttp_tag t ON t.identity_uuid = i.uuid
     WHERE i.campaign_id = ?1
     UNION ALL
-    SELECT i.uuid AS identity_uuid, t.uuid AS tag_uuid,
+    SELECT i.uuid AS identity_uuid, t.uuid AS tag_key,
            t.technique_id, t.sub_technique_id, t.tactic, t.created_at
     FROM attacker_identities i
     JOIN attackers a ON a.identity_id = i.uuid

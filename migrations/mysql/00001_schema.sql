@@ -32,8 +32,16 @@ CREATE TABLE attackers (
         REFERENCES attacker_identities (uuid) ON DELETE SET NULL
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 /*M! COLLATE = utf8mb4_nopad_bin */;
 
+-- InnoDB stores rows in primary key order and copies the primary key into
+-- every secondary index entry. A random uuid as that key would put each
+-- insert on a random page of the whole table (page splits, and buffer pool
+-- misses once the table outgrows memory) and widen every index by up to 64
+-- characters; seq appends rows in arrival order with an 8-byte key, as
+-- SQLite's rowid does. No query reads seq: tags are still identified, and
+-- replays still skipped, by the uuid unique key.
 CREATE TABLE ttp_tag (
-    uuid             VARCHAR(64)  NOT NULL PRIMARY KEY CHECK (uuid <> ''),
+    seq              BIGINT       NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    uuid             VARCHAR(64)  NOT NULL CHECK (uuid <> ''),
     source_kind      VARCHAR(64)  NOT NULL CHECK (source_kind <> ''),
     source_id        VARCHAR(512) NOT NULL,
     attacker_uuid    VARCHAR(64)  NULL,
@@ -51,13 +59,25 @@ CREATE TABLE ttp_tag (
     mitre_url        VARCHAR(512) NOT NULL,
     created_at       DATETIME(6)  NOT NULL,
     CONSTRAINT ttp_tag_anchor CHECK (attacker_uuid IS NOT NULL OR identity_uuid IS NOT NULL),
+    -- Serves: GetTagByUUID and TagExists, and it is what makes a replayed
+    -- id a duplicate for InsertTag's ON DUPLICATE KEY UPDATE. The only
+    -- unique keys are this one and seq, which the insert never sets, so a
+    -- duplicate can only ever be a replayed uuid.
+    UNIQUE KEY ttp_tag_uuid (uuid),
     -- Serves: ListTechniquesByIdentity, ListDeckyPhasesByIdentity,
     -- ListIdentityTechniqueTagsPage and NavigatorByIdentity (tags anchored on
     -- the identity), and the identity half of the campaign queries.
-    INDEX ttp_tag_identity (identity_uuid, created_at),
+    -- The columns after created_at make the index covering for the
+    -- identity and campaign rollups (seq rides along in every InnoDB
+    -- index): they then read index pages only, never the rows, whose
+    -- pages are spread over the whole table and miss the buffer pool once
+    -- it is larger than memory.
+    INDEX ttp_tag_identity (identity_uuid, created_at, technique_id, sub_technique_id, tactic, confidence),
     -- Serves: ListTechniquesByAttacker, the attacker half of the identity
     -- and campaign scopes, and the attacker's newest-first tag pages.
-    INDEX ttp_tag_attacker (attacker_uuid, created_at),
+    -- Covering for the same rollups as ttp_tag_identity; identity_uuid is
+    -- there for their "not already counted" filter.
+    INDEX ttp_tag_attacker (attacker_uuid, created_at, technique_id, sub_technique_id, tactic, confidence, identity_uuid),
     -- Serves: ListTechniquesBySession, ListSessionTechniqueTagsPage and
     -- NavigatorBySession.
     INDEX ttp_tag_session (session_id, created_at),

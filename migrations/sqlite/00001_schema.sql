@@ -56,12 +56,16 @@ CREATE TABLE ttp_tag (
 -- tags are anchored on an attacker only, and a query for identity_uuid = ?
 -- never needs the NULL rows, so leaving them out spares most inserts one
 -- B-tree write. (MySQL has no partial indexes; its twin keeps them.)
-CREATE INDEX ttp_tag_identity ON ttp_tag (identity_uuid, created_at)
+-- The columns after created_at make it covering for the identity and
+-- campaign rollups, which then never read the table's rows.
+CREATE INDEX ttp_tag_identity ON ttp_tag (identity_uuid, created_at, technique_id, sub_technique_id, tactic, confidence, uuid)
     WHERE identity_uuid IS NOT NULL;
 
 -- Serves: ListTechniquesByAttacker, the attacker half of the identity and
--- campaign scopes, and the attacker's newest-first tag pages.
-CREATE INDEX ttp_tag_attacker ON ttp_tag (attacker_uuid, created_at);
+-- campaign scopes, and the attacker's newest-first tag pages. Covering for
+-- the same rollups as ttp_tag_identity; identity_uuid is there for their
+-- "not already counted" filter.
+CREATE INDEX ttp_tag_attacker ON ttp_tag (attacker_uuid, created_at, technique_id, sub_technique_id, tactic, confidence, identity_uuid, uuid);
 
 -- Serves: ListTechniquesBySession, ListSessionTechniqueTagsPage and
 -- NavigatorBySession.
