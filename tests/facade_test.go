@@ -309,3 +309,31 @@ func TestDrillDownFindsTagAtLatestInstant(t *testing.T) {
 		}
 	})
 }
+
+// TestStatsRebuiltWhenTriggersReturn: tags written while the stats
+// triggers were migrated away are counted once they are migrated back.
+func TestStatsRebuiltWhenTriggersReturn(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *ttprepo.Store) {
+		ctx := context.Background()
+		fleet(t, s)
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		_, err := s.InsertTags(ctx, []ttprepo.Tag{tag("before", 0.9, at)})
+		must(t, err)
+
+		v, err := s.MigrateDown(ctx)
+		must(t, err)
+		if v != 1 {
+			t.Fatalf("migrated down to %d, want 1", v)
+		}
+		_, err = s.InsertTags(ctx, []ttprepo.Tag{tag("while-down", 0.9, at.Add(time.Hour))})
+		must(t, err)
+		_, err = s.Migrate(ctx)
+		must(t, err)
+
+		rows, err := s.ListDistinctTechniques(ctx)
+		must(t, err)
+		if len(rows) != 1 || rows[0].Count != 2 || !rows[0].LastSeen.Equal(at.Add(time.Hour)) {
+			t.Fatalf("fleet techniques %+v, want one row counting 2 tags, last seen %s", rows, at.Add(time.Hour))
+		}
+	})
+}

@@ -52,6 +52,15 @@ CREATE TRIGGER attacker_identities_delete_tags BEFORE DELETE ON attacker_identit
     DELETE FROM ttp_tag WHERE identity_uuid = OLD.uuid;
 -- +goose StatementEnd
 
+-- Tags written while these triggers were absent (a database migrated down
+-- to 00001 and written to) are not in the stats: rebuild them from the
+-- tag table, so that the counts are exact from here on.
+DELETE FROM ttp_technique_stats;
+INSERT INTO ttp_technique_stats (technique_id, sub_technique_id, tactic, tag_count, last_seen)
+SELECT technique_id, COALESCE(sub_technique_id, ''), tactic, COUNT(*), MAX(created_at)
+FROM ttp_tag
+GROUP BY technique_id, COALESCE(sub_technique_id, ''), tactic;
+
 -- +goose Down
 DROP TRIGGER attacker_identities_delete_tags;
 DROP TRIGGER attackers_delete_tags;

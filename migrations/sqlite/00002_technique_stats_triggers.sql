@@ -39,6 +39,15 @@ BEGIN
 END;
 -- +goose StatementEnd
 
+-- Tags written while these triggers were absent (a database migrated down
+-- to 00001 and written to) are not in the stats: rebuild them from the
+-- tag table, so that the counts are exact from here on.
+DELETE FROM ttp_technique_stats;
+INSERT INTO ttp_technique_stats (technique_id, sub_technique_id, tactic, tag_count, last_seen)
+SELECT technique_id, coalesce(sub_technique_id, ''), tactic, count(*), max(created_at)
+FROM ttp_tag
+GROUP BY technique_id, coalesce(sub_technique_id, ''), tactic;
+
 -- +goose Down
 DROP TRIGGER ttp_tag_stats_delete;
 DROP TRIGGER ttp_tag_stats_insert;
