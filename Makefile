@@ -44,7 +44,7 @@ vet:
 
 ## bench: ingest and rollup benchmarks on SQLite, and on MySQL when
 ## TTP_TEST_MYSQL_DSN is set (set it empty for SQLite only). Query tables
-## are built once and cached; sizes and knobs: docs/performance.md.
+## are built once and cached; sizes and knobs: README, "Performance".
 BENCHFLAGS ?=
 bench:
 	$(GO) test -run '^$$' -bench '^BenchmarkIngest$$' -benchtime=1x -timeout 60m $(BENCHFLAGS) ./tests
