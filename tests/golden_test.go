@@ -42,8 +42,20 @@ func readLines(t testing.TB, path string, fn func(n int, line []byte)) {
 
 // loadCorpus upserts fleet-small's fleet and returns its tags.
 func loadCorpus(t testing.TB, s *ttprepo.Store) []ttprepo.Tag {
+	loadFleetFile(t, s, corpusDir+"fleet.jsonl")
+	var tags []ttprepo.Tag
+	readLines(t, corpusDir+"tags.jsonl", func(n int, line []byte) {
+		tag, err := ingest.ParseTagLine(n, line)
+		must(t, err, "tag line", n)
+		tags = append(tags, tag)
+	})
+	return tags
+}
+
+// loadFleetFile upserts every record of a fleet.jsonl file.
+func loadFleetFile(t testing.TB, s *ttprepo.Store, path string) {
 	ctx := context.Background()
-	readLines(t, corpusDir+"fleet.jsonl", func(n int, line []byte) {
+	readLines(t, path, func(n int, line []byte) {
 		r, err := ingest.ParseFleetLine(n, line)
 		must(t, err, "fleet line", n)
 		switch {
@@ -55,13 +67,6 @@ func loadCorpus(t testing.TB, s *ttprepo.Store) []ttprepo.Tag {
 			must(t, s.UpsertAttacker(ctx, *r.Attacker))
 		}
 	})
-	var tags []ttprepo.Tag
-	readLines(t, corpusDir+"tags.jsonl", func(n int, line []byte) {
-		tag, err := ingest.ParseTagLine(n, line)
-		must(t, err, "tag line", n)
-		tags = append(tags, tag)
-	})
-	return tags
 }
 
 func loadExpected(t testing.TB) expected {

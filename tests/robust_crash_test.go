@@ -172,21 +172,9 @@ func TestLibraryIngestSurvivesSIGKILL(t *testing.T) {
 	fleetPath, tagsPath, kept := crashInput(t, libraryCrashLines)
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
-			ctx := context.Background()
 			dsn := b.open(t)
 			s := openStore(t, dsn)
-			readLines(t, fleetPath, func(n int, line []byte) {
-				r, err := ingest.ParseFleetLine(n, line)
-				must(t, err, "fleet line", n)
-				switch {
-				case r.Campaign != nil:
-					must(t, s.UpsertCampaign(ctx, *r.Campaign))
-				case r.Identity != nil:
-					must(t, s.UpsertIdentity(ctx, *r.Identity))
-				case r.Attacker != nil:
-					must(t, s.UpsertAttacker(ctx, *r.Attacker))
-				}
-			})
+			loadFleetFile(t, s, fleetPath)
 			helper := func() *exec.Cmd {
 				cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelperProcess$", "-test.count=1")
 				cmd.Env = append(os.Environ(), crashHelperEnv+"="+dsn+"\n"+tagsPath)
