@@ -1,0 +1,149 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+)
+
+// TestAnalystCommands runs tags, phases, navigator and purge on
+// fleet-small and checks them against the rollups of the same database.
+func TestAnalystCommands(t *testing.T) {
+	var want struct {
+		ByAttacker  map[string][]struct{ Count int } `json:"by_attacker"`
+		DeckyPhases map[string][]struct {
+			DeckyID string `json:"decky_id"`
+			Tactic  string `json:"tactic"`
+		} `json:"decky_phases"`
+	}
+	raw, err := os.ReadFile(corpus + "expected.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatal(err)
+	}
+
+	for name, fresh := range dsns(t) {
+		t.Run(name, func(t *testing.T) {
+			dsn := fresh(t)
+			if code, out, errOut := ttpctl(t, dsn, "", "ingest", "--fleet", corpus+"fleet.jsonl", corpus+"tags.jsonl"); code != 0 {
+				t.Fatalf("ingest: exit %d\n%s%s", code, out, errOut)
+			}
+
+			// tags: paging through an attacker's tags finds as many as its
+			// rollup rows count.
+			for attacker, rows := range want.ByAttacker {
+				total := 0
+				for _, r := range rows {
+					total += r.Count
+				}
+				seen, cursor := 0, ""
+				for page := 0; page < 100; page++ {
+					args := []string{"tags", "--attacker", attacker, "--limit", "7", "--json"}
+					if cursor != "" {
+						args = append(args, "--cursor", cursor)
+					}
+					code, out, errOut := ttpctl(t, dsn, "", args...)
+					if code != 0 {
+						t.Fatalf("tags: exit %d: %s", code, errOut)
+					}
+					var p struct {
+						Tags []json.RawMessage `json:"tags"`
+						Next string            `json:"next"`
+					}
+					if err := json.Unmarshal([]byte(out), &p); err != nil {
+						t.Fatalf("tags --json: %v\n%s", err, out)
+					}
+					seen += len(p.Tags)
+					if cursor = p.Next; cursor == "" {
+						break
+					}
+				}
+				if seen != total {
+					t.Errorf("attacker %s: tags pages hold %d tags, rollups count %d", attacker, seen, total)
+				}
+				break // one attacker is enough here; the suites cover all
+			}
+
+			// phases: the observations are expected.json's decky phases.
+			for identity, rows := range want.DeckyPhases {
+				code, out, errOut := ttpctl(t, dsn, "", "phases", identity, "--json")
+				if code != 0 {
+					t.Fatalf("phases: exit %d: %s", code, errOut)
+				}
+				var got struct {
+					Observations []struct {
+						DeckyID string `json:"decky_id"`
+						Tactic  string `json:"tactic"`
+					} `json:"observations"`
+				}
+				if err := json.Unmarshal([]byte(out), &got); err != nil {
+					t.Fatalf("phases --json: %v", err)
+				}
+				if len(got.Observations) != len(rows) {
+					t.Fatalf("identity %s: %d observations, want %d", identity, len(got.Observations), len(rows))
+				}
+				for i := range rows {
+					if got.Observations[i].DeckyID != rows[i].DeckyID || got.Observations[i].Tactic != rows[i].Tactic {
+						t.Errorf("identity %s observation %d: %+v, want %+v", identity, i, got.Observations[i], rows[i])
+					}
+				}
+			}
+
+			// navigator: a fleet layer with one entry per distinct technique
+			// row of `techniques`.
+			code, out, errOut := ttpctl(t, dsn, "", "techniques", "--json")
+			if code != 0 {
+				t.Fatalf("techniques: exit %d: %s", code, errOut)
+			}
+			var fleetRows []json.RawMessage
+			if err := json.Unmarshal([]byte(out), &fleetRows); err != nil {
+				t.Fatal(err)
+			}
+			layerPath := filepath.Join(t.TempDir(), "layer.json")
+			if code, _, errOut := ttpctl(t, dsn, "", "navigator", "-o", layerPath); code != 0 {
+				t.Fatalf("navigator: exit %d: %s", code, errOut)
+			}
+			layerRaw, err := os.ReadFile(layerPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var layer struct {
+				Domain     string            `json:"domain"`
+				Techniques []json.RawMessage `json:"techniques"`
+			}
+			if err := json.Unmarshal(layerRaw, &layer); err != nil {
+				t.Fatalf("layer: %v", err)
+			}
+			if layer.Domain != "enterprise-attack" || len(layer.Techniques) != len(fleetRows) {
+				t.Errorf("layer domain %q with %d techniques, want enterprise-attack and %d", layer.Domain, len(layer.Techniques), len(fleetRows))
+			}
+
+			// purge: the dry run announces what the purge then deletes.
+			count := regexp.MustCompile(`(\d+) tags`)
+			code, dry, errOut := ttpctl(t, dsn, "", "purge", "--before", "2026-03-05", "--dry-run")
+			if code != 0 {
+				t.Fatalf("purge --dry-run: exit %d: %s", code, errOut)
+			}
+			code, done, errOut := ttpctl(t, dsn, "", "purge", "--before", "2026-03-05")
+			if code != 0 {
+				t.Fatalf("purge: exit %d: %s", code, errOut)
+			}
+			d, p := count.FindStringSubmatch(dry), count.FindStringSubmatch(done)
+			if d == nil || p == nil || d[1] != p[1] {
+				t.Fatalf("dry run said %q, purge said %q: counts differ", dry, done)
+			}
+			if n, _ := strconv.Atoi(p[1]); n == 0 {
+				t.Errorf("purge deleted nothing; the cutoff should catch early tags")
+			}
+			_, again, _ := ttpctl(t, dsn, "", "purge", "--before", "2026-03-05")
+			if m := count.FindStringSubmatch(again); m == nil || m[1] != "0" {
+				t.Errorf("a second purge said %q, want 0 tags", again)
+			}
+		})
+	}
+}
