@@ -126,8 +126,18 @@ func run(ctx context.Context, args []string, e *env) int {
 		return ee.code
 	default:
 		fmt.Fprintf(e.stderr, "ttpctl %s: %v\n", c.name, err)
+		if missingSchema(err) {
+			fmt.Fprintf(e.stderr, "ttpctl: the database has no ttpstore schema yet: run 'ttpctl migrate up' (ingest does it itself)\n")
+		}
 		return 1
 	}
+}
+
+// missingSchema reports an error from a database whose tables were never
+// created: SQLite's "no such table", MySQL's error 1146.
+func missingSchema(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "no such table") || strings.Contains(msg, "Error 1146")
 }
 
 func usage(w io.Writer) {

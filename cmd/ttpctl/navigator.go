@@ -32,7 +32,7 @@ func runNavigator(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	s, err := openStore(ctx, e)
+	s, err := openExistingStore(ctx, e)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -17,6 +18,22 @@ import (
 // openStore opens the store named by the global --db flag. The caller
 // closes it.
 func openStore(ctx context.Context, e *env) (*ttprepo.Store, error) {
+	return openStoreMode(ctx, e, false)
+}
+
+// openExistingStore opens the store for a command that only reads or
+// deletes: a SQLite file that does not exist is an error, not a new empty
+// database left behind by a mistyped path.
+func openExistingStore(ctx context.Context, e *env) (*ttprepo.Store, error) {
+	return openStoreMode(ctx, e, true)
+}
+
+func openStoreMode(ctx context.Context, e *env, mustExist bool) (*ttprepo.Store, error) {
+	if path, ok := sqlitePath(e.dsn); ok && mustExist && path != ":memory:" {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("no database at %s: create it with 'ttpctl --db %s migrate up' or 'ttpctl ingest'", path, e.dsn)
+		}
+	}
 	s, err := ttprepo.Open(ctx, e.dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", e.dsn, err)
@@ -67,4 +84,12 @@ func fmtOpt(s *string) string {
 		return "-"
 	}
 	return *s
+}
+
+// sqlitePath returns the file path of a SQLite DSN as Open reads it.
+func sqlitePath(dsn string) (string, bool) {
+	if strings.HasPrefix(dsn, "mysql://") || strings.Contains(dsn, "://") {
+		return "", false
+	}
+	return strings.TrimPrefix(dsn, "sqlite:"), true
 }

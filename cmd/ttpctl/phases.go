@@ -40,7 +40,7 @@ func runPhases(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%w: --identity is required", errUsage)
 	}
 
-	s, err := openStore(ctx, e)
+	s, err := openExistingStore(ctx, e)
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,7 @@ func runPurge(ctx context.Context, e *env, args []string) error {
 		what = "tags of ATT&CK release " + *release
 	}
 
-	s, err := openStore(ctx, e)
+	s, err := openExistingStore(ctx, e)
 	if err != nil {
 		return err
 	}

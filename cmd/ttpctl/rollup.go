@@ -42,7 +42,7 @@ func runRollup(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%w: unknown scope %q", errUsage, kind)
 	}
 
-	s, err := openStore(ctx, e)
+	s, err := openExistingStore(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func runTechniques(ctx context.Context, e *env, args []string) error {
 	if len(rest) != 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, rest[0])
 	}
-	s, err := openStore(ctx, e)
+	s, err := openExistingStore(ctx, e)
 	if err != nil {
 		return err
 	}

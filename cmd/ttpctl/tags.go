@@ -94,7 +94,7 @@ func runTags(ctx context.Context, e *env, args []string) error {
 		q.SubTechniqueID = sub
 	}
 
-	s, err := openStore(ctx, e)
+	s, err := openExistingStore(ctx, e)
 	if err != nil {
 		return err
 	}
