@@ -43,12 +43,50 @@ func (b *mysqlBackend) upsertAttacker(ctx context.Context, a Attacker) error {
 // placeholders a row stays far below MySQL's 65,535 per statement.
 const mysqlInsertBatch = 500
 
+// mysqlMaxStatementBytes bounds the tag data one INSERT carries. MySQL
+// refuses a statement longer than max_allowed_packet (16 MiB by default on
+// MariaDB, and it drops the connection rather than return an error), while
+// SQLite takes any size; 500 tags with large evidence would then be stored
+// by one backend and refused by the other. [MaxEvidenceLen] makes every
+// single tag fit.
+//
+// optimize(mysql): read @@max_allowed_packet once per pool and size the
+// statements from it.
+const mysqlMaxStatementBytes = 4 << 20
+
+// mysqlStatementEnd returns the end of the statement that starts at start
+// in keep: at most mysqlInsertBatch tags and mysqlMaxStatementBytes of
+// data, and always at least one tag. A tag's size is over-estimated as
+// twice its text (escaping can double it) plus room for the other columns.
+func mysqlStatementEnd(tags []Tag, keep []int, start int) int {
+	size := 0
+	last := min(start+mysqlInsertBatch, len(keep))
+	for i := start; i < last; i++ {
+		t := &tags[keep[i]]
+		n := 256 + 2*(len(t.UUID)+len(t.SourceKind)+len(t.SourceID)+len(t.RuleID)+
+			len(t.AttackRelease)+len(t.MitreURL)+len(t.Evidence)+
+			optLen(t.AttackerUUID)+optLen(t.IdentityUUID)+optLen(t.SessionID)+optLen(t.DeckyID))
+		if size += n; size > mysqlMaxStatementBytes && i > start {
+			return i
+		}
+	}
+	return last
+}
+
+func optLen(s *string) int {
+	if s == nil {
+		return 0
+	}
+	return len(*s)
+}
+
 // insertTagColumns is the column list of the generated InsertTag, in order.
 const insertTagColumns = `uuid, source_kind, source_id, attacker_uuid, identity_uuid, session_id,
     decky_id, tactic, technique_id, sub_technique_id, confidence, rule_id,
     rule_version, evidence, attack_release, mitre_url, created_at`
 
-// insertTags writes multi-row INSERTs of up to mysqlInsertBatch rows.
+// insertTags writes multi-row INSERTs of up to mysqlInsertBatch rows
+// (fewer when their data would pass mysqlMaxStatementBytes).
 // sqlc cannot generate a VALUES list of variable length, so this one
 // statement is built here; it keeps the generated InsertTag's columns and
 // its ON DUPLICATE KEY UPDATE no-op, which skips stored ids (0 rows
@@ -66,8 +104,8 @@ const insertTagColumns = `uuid, source_kind, source_id, attacker_uuid, identity_
 func (b *mysqlBackend) insertTags(ctx context.Context, tx *sql.Tx, tags []Tag, keep []int, now time.Time) (int64, int, error) {
 	var inserted int64
 	args := make([]any, 0, mysqlInsertBatch*17)
-	for start := 0; start < len(keep); start += mysqlInsertBatch {
-		end := min(start+mysqlInsertBatch, len(keep))
+	for start, end := 0, 0; start < len(keep); start = end {
+		end = mysqlStatementEnd(tags, keep, start)
 		args = args[:0]
 		for _, k := range keep[start:end] {
 			t := &tags[k]

@@ -97,20 +97,12 @@ func (s *Store) InsertTags(ctx context.Context, tags []Tag) (int, error) {
 		fkFrom   = -1 // where in keep the statement that hit a missing anchor began
 	)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		inserted, fkFrom = 0, -1
-		for start := 0; start < len(keep); {
-			end := payloadEnd(tags, keep, start)
-			n, failedAt, err := s.b.insertTags(ctx, tx, tags, keep[start:end], now)
-			if err != nil {
-				if s.b.isForeignKeyViolation(err) {
-					fkFrom = start + failedAt
-				}
-				return err
-			}
-			inserted += n
-			start = end
+		n, failedAt, err := s.b.insertTags(ctx, tx, tags, keep, now)
+		inserted, fkFrom = n, -1
+		if err != nil && s.b.isForeignKeyViolation(err) {
+			fkFrom = failedAt
 		}
-		return nil
+		return err
 	})
 
 	// The culprit of a missing anchor is looked up only once the
@@ -123,45 +115,6 @@ func (s *Store) InsertTags(ctx context.Context, tags []Tag) (int, error) {
 		return 0, fmt.Errorf("insert tags: %w", err)
 	}
 	return int(inserted), nil
-}
-
-// maxPayload bounds the tag data, in bytes, handed to the backend at once.
-// MySQL refuses a statement longer than max_allowed_packet (16 MiB by
-// default on MariaDB, and it drops the connection rather than return an
-// error), while SQLite takes any size; a call of many tags with large
-// evidence would then be stored by one backend and refused by the other.
-// Cutting the call into pieces of at most maxPayload, each within the one
-// transaction, keeps every statement well below the packet limit whatever
-// the backend's own batching does. [MaxEvidenceLen] makes every single
-// tag fit.
-//
-// optimize(mysql): read @@max_allowed_packet once per pool and size the
-// multi-row INSERTs from it inside the MySQL backend.
-const maxPayload = 4 << 20
-
-// payloadEnd returns the end of the piece of keep that starts at start:
-// as many tags as fit in maxPayload, and always at least one. A tag's
-// size is over-estimated as twice its text (escaping can double it) plus
-// room for the other columns.
-func payloadEnd(tags []Tag, keep []int, start int) int {
-	size := 0
-	for i := start; i < len(keep); i++ {
-		t := &tags[keep[i]]
-		n := 256 + 2*(len(t.UUID)+len(t.SourceKind)+len(t.SourceID)+len(t.RuleID)+
-			len(t.AttackRelease)+len(t.MitreURL)+len(t.Evidence)+
-			optLen(t.AttackerUUID)+optLen(t.IdentityUUID)+optLen(t.SessionID)+optLen(t.DeckyID))
-		if size += n; size > maxPayload && i > start {
-			return i
-		}
-	}
-	return len(keep)
-}
-
-func optLen(s *string) int {
-	if s == nil {
-		return 0
-	}
-	return len(*s)
 }
 
 // inTx runs fn in a transaction, again from the start when it lost a
