@@ -216,22 +216,28 @@ func concurrencySize(full bool) (writers, perWriter int) {
 	return 8, 20000
 }
 
-// TestConcurrentWritersSQLiteSeparateStores has each writer and reader
-// open the file on its own, as separate processes would.
-func TestConcurrentWritersSQLiteSeparateStores(t *testing.T) {
-	dsn := freshSQLite(t)
-	first := openStore(t, dsn)
-	fleet(t, first)
-	load := newConcurrentLoad(concurrencySize(true))
-	stores := make([]*ttprepo.Store, len(load.perWriter)+2)
-	for i := range stores {
-		s, err := ttprepo.Open(context.Background(), dsn)
-		must(t, err, "open", i)
-		t.Cleanup(func() { s.Close() })
-		stores[i] = s
+// TestConcurrentWritersSeparateStores has each writer and reader open the
+// database on its own, as separate processes would, on each backend.
+func TestConcurrentWritersSeparateStores(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			dsn := b.open(t)
+			first := openStore(t, dsn)
+			fleet(t, first)
+			load := newConcurrentLoad(concurrencySize(true))
+			stores := make([]*ttprepo.Store, len(load.perWriter)+2)
+			for i := range stores {
+				s, err := ttprepo.Open(context.Background(), dsn)
+				must(t, err, "open", i)
+				t.Cleanup(func() { s.Close() })
+				stores[i] = s
+			}
+			load.run(t, func(i int) *ttprepo.Store { return stores[i] })
+			if first.Dialect() == ttprepo.SQLite {
+				checkSQLiteIntegrity(t, first)
+			}
+		})
 	}
-	load.run(t, func(i int) *ttprepo.Store { return stores[i] })
-	checkSQLiteIntegrity(t, first)
 }
 
 // TestConcurrentWritersSharedStore has every writer and reader share one
@@ -245,26 +251,6 @@ func TestConcurrentWritersSharedStore(t *testing.T) {
 			checkSQLiteIntegrity(t, s)
 		}
 	})
-}
-
-// TestConcurrentWritersMySQLSeparateStores has each MySQL writer use its
-// own pool, as separate processes would.
-func TestConcurrentWritersMySQLSeparateStores(t *testing.T) {
-	if mysqlServerDSN(t) == "" {
-		t.Skip("TTP_TEST_MYSQL_DSN not set")
-	}
-	dsn := freshMySQL(t)
-	first := openStore(t, dsn)
-	fleet(t, first)
-	load := newConcurrentLoad(concurrencySize(true))
-	stores := make([]*ttprepo.Store, len(load.perWriter)+2)
-	for i := range stores {
-		s, err := ttprepo.Open(context.Background(), dsn)
-		must(t, err, "open", i)
-		t.Cleanup(func() { s.Close() })
-		stores[i] = s
-	}
-	load.run(t, func(i int) *ttprepo.Store { return stores[i] })
 }
 
 // checkSQLiteIntegrity runs SQLite's own consistency checks.
