@@ -208,8 +208,9 @@ func openBenchTable(b *testing.B, backend string, lines int) *benchTable {
 
 // openBenchStore opens and migrates a store like openStore, adding the
 // SQLite pragmas of TTP_BENCH_SQLITE_PRAGMAS (comma-separated, such as
-// "cache_size(-262144),temp_store(MEMORY)") to the ones Open sets, so
-// that their effect can be measured. The store is closed when tb ends.
+// "cache_size(-262144),temp_store(MEMORY)") to the ones Open sets, in
+// place of any Open sets under the same name, so that their effect can be
+// measured. The store is closed when tb ends.
 func openBenchStore(tb testing.TB, backend, dsn string) *ttprepo.Store {
 	s, closeAll := openBenchStoreKept(tb, backend, dsn)
 	tb.Cleanup(closeAll)
@@ -228,12 +229,11 @@ func openBenchStoreKept(tb testing.TB, backend, dsn string) (s *ttprepo.Store, c
 		must(tb, err, "migrate")
 		return s, func() { s.Close() }
 	}
-	q := url.Values{}
-	for _, p := range strings.Split(extra, ",") {
-		q.Add("_pragma", p)
-	}
-	db, err := sql.Open("sqlite", ttprepo.SQLiteDSN(strings.TrimPrefix(dsn, "sqlite:"))+"&"+q.Encode())
+	db, err := sql.Open("sqlite", withPragmas(ttprepo.SQLiteDSN(strings.TrimPrefix(dsn, "sqlite:")), strings.Split(extra, ",")))
 	must(tb, err)
+	var cacheSize int64
+	must(tb, db.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&cacheSize), "read cache_size")
+	tb.Logf("sqlite pragmas %s: cache_size now %d", extra, cacheSize)
 	// OpenDB leaves db to its caller, so closing is db.Close.
 	s, err = ttprepo.OpenDB(db, ttprepo.SQLite)
 	must(tb, err)
@@ -344,4 +344,24 @@ func (l latencies) report(b *testing.B) {
 	}
 	b.ReportMetric(q(0.5), "median-us")
 	b.ReportMetric(q(0.99), "p99-us")
+}
+
+// withPragmas returns dsn with each of pragmas ("name(value)") in place of
+// a pragma of the same name already in it. The driver runs a DSN's
+// pragmas in order, so an appended duplicate would not win: the earlier
+// setting was seen to stay in force.
+func withPragmas(dsn string, pragmas []string) string {
+	path, rawQuery, _ := strings.Cut(dsn, "?")
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		panic(err)
+	}
+	name := func(p string) string { n, _, _ := strings.Cut(p, "("); return strings.TrimSpace(n) }
+	kept := q["_pragma"]
+	for _, p := range pragmas {
+		kept = slices.DeleteFunc(kept, func(old string) bool { return name(old) == name(p) })
+		kept = append(kept, p)
+	}
+	q["_pragma"] = kept
+	return path + "?" + q.Encode()
 }
