@@ -337,3 +337,68 @@ func TestStatsRebuiltWhenTriggersReturn(t *testing.T) {
 		}
 	})
 }
+
+// TestCampaignCountsEachTagOnce builds the anchor combinations a campaign
+// rollup must count exactly once: a tag whose own identity and whose
+// attacker's identity are two different members (it shows for both
+// identities), a tag whose own identity is outside the campaign while its
+// attacker's identity is a member, and tags anchored one way only. The
+// expected figures are derived in Go from the scope's definition.
+func TestCampaignCountsEachTagOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *ttprepo.Store) {
+		ctx := context.Background()
+		fleet(t, s) // c1 = {i1, i2}; a1 -> i1, a2 -> i2, a3 -> none
+		must(t, s.UpsertCampaign(ctx, ttprepo.Campaign{UUID: "c2"}))
+		must(t, s.UpsertIdentity(ctx, ttprepo.Identity{UUID: "i3", CampaignID: ptr("c2")}))
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		mk := func(src string, attacker, identity *string, minutes int) ttprepo.Tag {
+			tg := tag(src, 0.9, at.Add(time.Duration(minutes)*time.Minute))
+			tg.UUID = ttprepo.TagUUID("session", src, "R0003", 1, "T1110", "T1110.001")
+			tg.AttackerUUID, tg.IdentityUUID = attacker, identity
+			return tg
+		}
+		tags := []ttprepo.Tag{
+			mk("x-both-members", ptr("a1"), ptr("i2"), 1), // i2 directly, i1 through a1
+			mk("x-outsider-id", ptr("a1"), ptr("i3"), 2),  // i1 through a1 only
+			mk("x-same-member", ptr("a2"), ptr("i2"), 3),  // i2 both ways
+			mk("x-attacker-only", ptr("a1"), nil, 4),      // i1
+			mk("x-identity-only", nil, ptr("i1"), 5),      // i1
+			mk("x-no-member", ptr("a3"), ptr("i3"), 6),    // outside c1
+		}
+		_, err := s.InsertTags(ctx, tags)
+		must(t, err)
+
+		identityOf := map[string]string{"a1": "i1", "a2": "i2"}
+		members := map[string]bool{"i1": true, "i2": true}
+		wantCount, showing := 0, map[string]bool{}
+		for _, tg := range tags {
+			in := false
+			if tg.IdentityUUID != nil && members[*tg.IdentityUUID] {
+				in = true
+				showing[*tg.IdentityUUID] = true
+			}
+			if tg.AttackerUUID != nil && members[identityOf[*tg.AttackerUUID]] {
+				in = true
+				showing[identityOf[*tg.AttackerUUID]] = true
+			}
+			if in {
+				wantCount++
+			}
+		}
+		rows, err := s.ListTechniquesByCampaign(ctx, "c1")
+		must(t, err)
+		if len(rows) != 1 {
+			t.Fatalf("campaign c1: %d rows, want 1: %+v", len(rows), rows)
+		}
+		r := rows[0]
+		if r.Count != int64(wantCount) || r.IdentityCount != int64(len(showing)) {
+			t.Errorf("campaign c1: count %d, identities %d; want %d and %d", r.Count, r.IdentityCount, wantCount, len(showing))
+		}
+		if wantCount != 5 || len(showing) != 2 {
+			t.Fatalf("fixture drifted: %d tags in scope, %d identities", wantCount, len(showing))
+		}
+		if want := at.Add(5 * time.Minute); !r.LastSeen.Equal(want) {
+			t.Errorf("campaign c1: last seen %s, want %s", r.LastSeen, want)
+		}
+	})
+}

@@ -177,17 +177,20 @@ SELECT
     s.technique_id,
     s.sub_technique_id,
     CAST(max(s.tactic) AS TEXT)          AS tactic,
-    count(DISTINCT s.tag_key)            AS tag_count,
+    CAST(sum(s.counted) AS INTEGER)      AS tag_count,
     count(DISTINCT s.identity_uuid)      AS identity_count,
     CAST(max(s.created_at) AS TEXT)      AS last_seen
 FROM (
-    SELECT i.uuid AS identity_uuid, t.uuid AS tag_key,
+    SELECT i.uuid AS identity_uuid, 1 AS counted,
            t.technique_id, t.sub_technique_id, t.tactic, t.created_at
     FROM attacker_identities i
     JOIN ttp_tag t ON t.identity_uuid = i.uuid
     WHERE i.campaign_id = ?1
     UNION ALL
-    SELECT i.uuid AS identity_uuid, t.uuid AS tag_key,
+    SELECT i.uuid AS identity_uuid,
+           CASE WHEN t.identity_uuid IN (SELECT m.uuid FROM attacker_identities m
+                                         WHERE m.campaign_id = ?1)
+                THEN 0 ELSE 1 END AS counted,
            t.technique_id, t.sub_technique_id, t.tactic, t.created_at
     FROM attacker_identities i
     JOIN attackers a ON a.identity_id = i.uuid
@@ -209,7 +212,12 @@ type ListTechniquesByCampaignRow struct {
 }
 
 // The union of the member identities' scopes, as (identity, tag) pairs:
-// count counts each tag once, identity_count the identities showing it.
+// identity_count counts the identities showing a technique. A tag can
+// stand in two pairs: anchored on member identity X and on an attacker of
+// member identity Y. The first half of the union holds every tag anchored
+// on a member identity once; the second half marks a pair as counted only
+// when its tag's own identity is not a member (or is NULL), so sum(counted)
+// counts each tag once without a DISTINCT over tag ids.
 func (q *Queries) ListTechniquesByCampaign(ctx context.Context, campaignID sql.NullString) ([]ListTechniquesByCampaignRow, error) {
 	rows, err := q.db.QueryContext(ctx, listTechniquesByCampaign, campaignID)
 	if err != nil {
