@@ -89,7 +89,11 @@ func (s *Store) InsertTags(ctx context.Context, tags []Tag) (int, error) {
 	if len(keep) == 0 {
 		return 0, nil
 	}
-	lockOrder(tags, keep)
+	if s.dialect == SQLite {
+		anchorOrder(tags, keep)
+	} else {
+		lockOrder(tags, keep)
+	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 
 	var (
@@ -164,6 +168,29 @@ func lockOrder(tags []Tag, keep []int) {
 			cmp.Compare(a.TechniqueID, b.TechniqueID),
 			cmp.Compare(sub(a), sub(b)),
 			cmp.Compare(a.Tactic, b.Tactic),
+			cmp.Compare(a.UUID, b.UUID),
+		)
+	})
+}
+
+// anchorOrder sorts keep by attacker, then identity, then tag id: the
+// order SQLite writes a batch in. SQLite has one writer at a time, so the
+// lock order does not matter there; what does is that the largest index,
+// ttp_tag_attacker, is keyed by a random attacker id, and rows written in
+// its key order touch each of its pages once per batch instead of
+// returning to pages the page cache has already let go.
+func anchorOrder(tags []Tag, keep []int) {
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	slices.SortStableFunc(keep, func(i, j int) int {
+		a, b := &tags[i], &tags[j]
+		return cmp.Or(
+			cmp.Compare(str(a.AttackerUUID), str(b.AttackerUUID)),
+			cmp.Compare(str(a.IdentityUUID), str(b.IdentityUUID)),
 			cmp.Compare(a.UUID, b.UUID),
 		)
 	})
