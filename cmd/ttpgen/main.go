@@ -70,7 +70,10 @@ func run() error {
 	if err := tagsFile.Close(); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "ttpgen: scale %d: %d tag lines (%d replays, %d below the floor) in %s\n",
+	// A replay of a below-floor line is counted here as a replay;
+	// ttpctl ingest drops it before looking for duplicates and so counts
+	// it as below the floor.
+	fmt.Fprintf(os.Stderr, "ttpgen: scale %d: %d tag lines (%d replays of an earlier line, %d fresh lines below the floor) in %s\n",
 		*scale, st.Lines, st.Replays, st.BelowFloor, *out)
 	return nil
 }
