@@ -79,16 +79,20 @@ type FleetSummary struct {
 	InvalidLines []LineError `json:"invalid_lines"`
 }
 
+// fleetBatchSize is how many fleet records go into one transaction.
+const fleetBatchSize = 1000
+
 // Fleet upserts every campaign, identity and attacker of a fleet.jsonl
 // stream, in order: a record must come after the one it points to. A line
 // that does not parse, or that the store refuses as invalid input (such
 // as an identity whose campaign is not stored), is counted and listed,
 // and the rest still land. Any other error stops the ingest and is
-// returned with the counts so far.
+// returned with the counts of the lines before the batch it hit.
 //
-// optimize(fleet): each record is its own statement and transaction,
-// which is fine for fleets of thousands of attackers; a batched upsert in
-// the facade would serve millions.
+// Records are written fleetBatchSize at a time, each batch in one
+// transaction ([ttprepo.Store.UpsertFleet]). A batch the store refuses is
+// written again one record at a time, so that only the bad records are
+// left out and each is listed under its own line.
 func Fleet(ctx context.Context, s *ttprepo.Store, r io.Reader) (FleetSummary, error) {
 	sum := FleetSummary{InvalidLines: []LineError{}}
 	invalid := func(le LineError) {
@@ -97,11 +101,70 @@ func Fleet(ctx context.Context, s *ttprepo.Store, r io.Reader) (FleetSummary, er
 			sum.InvalidLines = append(sum.InvalidLines, le)
 		}
 	}
+	counted := func(rec FleetRecord) {
+		switch {
+		case rec.Campaign != nil:
+			sum.Campaigns++
+		case rec.Identity != nil:
+			sum.Identities++
+		default:
+			sum.Attackers++
+		}
+	}
+
+	// pending holds the lines read since the last write, in line order:
+	// a record, or a line already found invalid (kept here so that the
+	// invalid lines are listed in line order), or a blank line.
+	type pendingLine struct {
+		n     int
+		rec   FleetRecord
+		bad   *LineError
+		blank bool
+	}
+	var (
+		pending []pendingLine
+		recs    []FleetRecord
+	)
+	flush := func() error {
+		err := s.UpsertFleet(ctx, recs)
+		if err != nil && !errors.Is(err, ttprepo.ErrInvalidInput) {
+			return fmt.Errorf("fleet lines %d to %d: %w", pending[0].n, pending[len(pending)-1].n, err)
+		}
+		oneByOne := err != nil
+		for _, p := range pending {
+			sum.Lines++
+			switch {
+			case p.blank:
+				sum.Blank++
+			case p.bad != nil:
+				invalid(*p.bad)
+			case !oneByOne:
+				counted(p.rec)
+			default:
+				err := upsertFleetRecord(ctx, s, p.rec)
+				var ie *ttprepo.InputError
+				switch {
+				case errors.As(err, &ie):
+					invalid(LineError{Line: p.n, Field: ie.Field, Reason: ie.Reason})
+				case err != nil:
+					sum.Lines--
+					return fmt.Errorf("fleet line %d: %w", p.n, err)
+				default:
+					counted(p.rec)
+				}
+			}
+		}
+		pending, recs = pending[:0], recs[:0]
+		return nil
+	}
 
 	lr := newLineReader(r, DefaultMaxLineBytes)
 	for {
 		line, tooLong, err := lr.next()
 		if errors.Is(err, io.EOF) {
+			if len(pending) > 0 {
+				return sum, flush()
+			}
 			return sum, nil
 		}
 		if err != nil {
@@ -110,42 +173,41 @@ func Fleet(ctx context.Context, s *ttprepo.Store, r io.Reader) (FleetSummary, er
 		if err := ctx.Err(); err != nil {
 			return sum, err
 		}
-		sum.Lines++
+		p := pendingLine{n: lr.n}
 		switch {
 		case tooLong:
-			invalid(tooLongError(lr.n, lr.max))
-			continue
+			le := tooLongError(lr.n, lr.max)
+			p.bad = &le
 		case isBlank(line):
-			sum.Blank++
-			continue
-		}
-
-		rec, err := ParseFleetLine(lr.n, line)
-		if err != nil {
-			invalid(*asLineError(lr.n, err))
-			continue
-		}
-		switch {
-		case rec.Campaign != nil:
-			err = s.UpsertCampaign(ctx, *rec.Campaign)
-		case rec.Identity != nil:
-			err = s.UpsertIdentity(ctx, *rec.Identity)
-		case rec.Attacker != nil:
-			err = s.UpsertAttacker(ctx, *rec.Attacker)
-		}
-		var ie *ttprepo.InputError
-		switch {
-		case errors.As(err, &ie):
-			invalid(LineError{Line: lr.n, Field: ie.Field, Reason: ie.Reason})
-		case err != nil:
-			return sum, fmt.Errorf("fleet line %d: %w", lr.n, err)
-		case rec.Campaign != nil:
-			sum.Campaigns++
-		case rec.Identity != nil:
-			sum.Identities++
+			p.blank = true
 		default:
-			sum.Attackers++
+			rec, err := ParseFleetLine(lr.n, line)
+			if err != nil {
+				p.bad = asLineError(lr.n, err)
+			} else {
+				p.rec = rec
+				recs = append(recs, rec)
+			}
 		}
+		pending = append(pending, p)
+		// Invalid and blank lines are held too, so they also end a batch.
+		if len(recs) >= fleetBatchSize || len(pending) >= 4*fleetBatchSize {
+			if err := flush(); err != nil {
+				return sum, err
+			}
+		}
+	}
+}
+
+// upsertFleetRecord writes one record on its own.
+func upsertFleetRecord(ctx context.Context, s *ttprepo.Store, rec FleetRecord) error {
+	switch {
+	case rec.Campaign != nil:
+		return s.UpsertCampaign(ctx, *rec.Campaign)
+	case rec.Identity != nil:
+		return s.UpsertIdentity(ctx, *rec.Identity)
+	default:
+		return s.UpsertAttacker(ctx, *rec.Attacker)
 	}
 }
 

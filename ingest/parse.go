@@ -107,11 +107,7 @@ func ParseTagLine(lineNo int, line []byte) (ttprepo.Tag, error) {
 }
 
 // FleetRecord is one fleet.jsonl line: exactly one of its fields is set.
-type FleetRecord struct {
-	Campaign *ttprepo.Campaign
-	Identity *ttprepo.Identity
-	Attacker *ttprepo.Attacker
-}
+type FleetRecord = ttprepo.FleetRecord
 
 type fleetLine struct {
 	Kind       string  `json:"kind"`

@@ -13,9 +13,10 @@ import (
 type backend interface {
 	analystBackend
 
-	upsertCampaign(ctx context.Context, c Campaign) error
-	upsertIdentity(ctx context.Context, i Identity) error
-	upsertAttacker(ctx context.Context, a Attacker) error
+	// The upserts run inside tx, or on their own when tx is nil.
+	upsertCampaign(ctx context.Context, tx *sql.Tx, c Campaign) error
+	upsertIdentity(ctx context.Context, tx *sql.Tx, i Identity) error
+	upsertAttacker(ctx context.Context, tx *sql.Tx, a Attacker) error
 
 	// insertTags writes tags[k] for every k in keep inside tx, taking now
 	// for a zero CreatedAt. It returns how many rows were newly written;

@@ -27,16 +27,24 @@ func newMySQLBackend(db *sql.DB) *mysqlBackend {
 	return &mysqlBackend{q: mysqldb.New(db)}
 }
 
-func (b *mysqlBackend) upsertCampaign(ctx context.Context, c Campaign) error {
-	return b.q.UpsertCampaign(ctx, c.UUID)
+// queries returns the generated queries bound to tx, or to the pool.
+func (b *mysqlBackend) queries(tx *sql.Tx) *mysqldb.Queries {
+	if tx == nil {
+		return b.q
+	}
+	return b.q.WithTx(tx)
 }
 
-func (b *mysqlBackend) upsertIdentity(ctx context.Context, i Identity) error {
-	return b.q.UpsertIdentity(ctx, mysqldb.UpsertIdentityParams{Uuid: i.UUID, CampaignID: nullString(i.CampaignID)})
+func (b *mysqlBackend) upsertCampaign(ctx context.Context, tx *sql.Tx, c Campaign) error {
+	return b.queries(tx).UpsertCampaign(ctx, c.UUID)
 }
 
-func (b *mysqlBackend) upsertAttacker(ctx context.Context, a Attacker) error {
-	return b.q.UpsertAttacker(ctx, mysqldb.UpsertAttackerParams{Uuid: a.UUID, Ip: a.IP, IdentityID: nullString(a.IdentityID)})
+func (b *mysqlBackend) upsertIdentity(ctx context.Context, tx *sql.Tx, i Identity) error {
+	return b.queries(tx).UpsertIdentity(ctx, mysqldb.UpsertIdentityParams{Uuid: i.UUID, CampaignID: nullString(i.CampaignID)})
+}
+
+func (b *mysqlBackend) upsertAttacker(ctx context.Context, tx *sql.Tx, a Attacker) error {
+	return b.queries(tx).UpsertAttacker(ctx, mysqldb.UpsertAttackerParams{Uuid: a.UUID, Ip: a.IP, IdentityID: nullString(a.IdentityID)})
 }
 
 // mysqlInsertBatch is how many rows one multi-row INSERT carries: 17

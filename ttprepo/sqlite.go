@@ -36,16 +36,24 @@ func newSQLiteBackend(db *sql.DB) *sqliteBackend {
 	return &sqliteBackend{q: sqlitedb.New(db)}
 }
 
-func (b *sqliteBackend) upsertCampaign(ctx context.Context, c Campaign) error {
-	return b.q.UpsertCampaign(ctx, c.UUID)
+// queries returns the generated queries bound to tx, or to the pool.
+func (b *sqliteBackend) queries(tx *sql.Tx) *sqlitedb.Queries {
+	if tx == nil {
+		return b.q
+	}
+	return b.q.WithTx(tx)
 }
 
-func (b *sqliteBackend) upsertIdentity(ctx context.Context, i Identity) error {
-	return b.q.UpsertIdentity(ctx, sqlitedb.UpsertIdentityParams{Uuid: i.UUID, CampaignID: nullString(i.CampaignID)})
+func (b *sqliteBackend) upsertCampaign(ctx context.Context, tx *sql.Tx, c Campaign) error {
+	return b.queries(tx).UpsertCampaign(ctx, c.UUID)
 }
 
-func (b *sqliteBackend) upsertAttacker(ctx context.Context, a Attacker) error {
-	return b.q.UpsertAttacker(ctx, sqlitedb.UpsertAttackerParams{Uuid: a.UUID, Ip: a.IP, IdentityID: nullString(a.IdentityID)})
+func (b *sqliteBackend) upsertIdentity(ctx context.Context, tx *sql.Tx, i Identity) error {
+	return b.queries(tx).UpsertIdentity(ctx, sqlitedb.UpsertIdentityParams{Uuid: i.UUID, CampaignID: nullString(i.CampaignID)})
+}
+
+func (b *sqliteBackend) upsertAttacker(ctx context.Context, tx *sql.Tx, a Attacker) error {
+	return b.queries(tx).UpsertAttacker(ctx, sqlitedb.UpsertAttackerParams{Uuid: a.UUID, Ip: a.IP, IdentityID: nullString(a.IdentityID)})
 }
 
 // insertTags runs the generated single-row InsertTag once per tag through

@@ -13,22 +13,113 @@ import (
 
 // UpsertCampaign stores a campaign; storing it again changes nothing.
 func (s *Store) UpsertCampaign(ctx context.Context, c Campaign) error {
-	if err := validateAnchorRecord("campaign", c.UUID, nil); err != nil {
+	if err := validateCampaign(c); err != nil {
 		return err
 	}
-	if err := s.b.upsertCampaign(ctx, c); err != nil {
-		return fmt.Errorf("upsert campaign %q: %w", c.UUID, err)
-	}
-	return nil
+	return s.upsertCampaign(ctx, nil, c)
 }
 
 // UpsertIdentity stores an identity or moves it to another campaign. The
 // campaign must already be stored.
 func (s *Store) UpsertIdentity(ctx context.Context, i Identity) error {
-	if err := validateAnchorRecord("identity", i.UUID, map[string]*string{"campaign_id": i.CampaignID}); err != nil {
+	if err := validateIdentity(i); err != nil {
 		return err
 	}
-	if err := s.b.upsertIdentity(ctx, i); err != nil {
+	return s.upsertIdentity(ctx, nil, i)
+}
+
+// UpsertAttacker stores an attacker or updates its IP and identity:
+// moving an attacker to another identity is an upsert, and the identity
+// rollups follow it at once because they join through the attacker row.
+func (s *Store) UpsertAttacker(ctx context.Context, a Attacker) error {
+	if err := validateAttacker(a); err != nil {
+		return err
+	}
+	return s.upsertAttacker(ctx, nil, a)
+}
+
+// FleetRecord is one campaign, identity or attacker for [Store.UpsertFleet]:
+// exactly one of its fields is set.
+type FleetRecord struct {
+	Campaign *Campaign
+	Identity *Identity
+	Attacker *Attacker
+}
+
+// UpsertFleet upserts records in order, in one transaction: what
+// UpsertCampaign, UpsertIdentity and UpsertAttacker do one record and one
+// transaction at a time, for a batch. A record may point to one earlier in
+// the same call. If any record is invalid or points to a parent that is
+// not stored, it returns that record's [*InputError] and writes nothing of
+// the call.
+func (s *Store) UpsertFleet(ctx context.Context, recs []FleetRecord) error {
+	for i, r := range recs {
+		if err := validateFleetRecord(i, r); err != nil {
+			return err
+		}
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, r := range recs {
+			var err error
+			switch {
+			case r.Campaign != nil:
+				err = s.upsertCampaign(ctx, tx, *r.Campaign)
+			case r.Identity != nil:
+				err = s.upsertIdentity(ctx, tx, *r.Identity)
+			default:
+				err = s.upsertAttacker(ctx, tx, *r.Attacker)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func validateFleetRecord(i int, r FleetRecord) error {
+	n := 0
+	for _, set := range []bool{r.Campaign != nil, r.Identity != nil, r.Attacker != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("%w: fleet record %d sets %d of Campaign, Identity and Attacker, want exactly 1", ErrInvalidInput, i, n)
+	}
+	switch {
+	case r.Campaign != nil:
+		return validateCampaign(*r.Campaign)
+	case r.Identity != nil:
+		return validateIdentity(*r.Identity)
+	default:
+		return validateAttacker(*r.Attacker)
+	}
+}
+
+func validateCampaign(c Campaign) error { return validateAnchorRecord("campaign", c.UUID, nil) }
+
+func validateIdentity(i Identity) error {
+	return validateAnchorRecord("identity", i.UUID, map[string]*string{"campaign_id": i.CampaignID})
+}
+
+func validateAttacker(a Attacker) error {
+	ip := a.IP
+	return validateAnchorRecord("attacker", a.UUID, map[string]*string{"ip": &ip, "identity_id": a.IdentityID})
+}
+
+func (s *Store) upsertCampaign(ctx context.Context, tx *sql.Tx, c Campaign) error {
+	if err := s.b.upsertCampaign(ctx, tx, c); err != nil {
+		return fmt.Errorf("upsert campaign %q: %w", c.UUID, err)
+	}
+	return nil
+}
+
+func (s *Store) upsertIdentity(ctx context.Context, tx *sql.Tx, i Identity) error {
+	if err := s.b.upsertIdentity(ctx, tx, i); err != nil {
 		if s.b.isForeignKeyViolation(err) {
 			return &InputError{Kind: "identity", UUID: i.UUID, Field: "campaign_id", Reason: fmt.Sprintf("campaign %q is not stored", *i.CampaignID)}
 		}
@@ -37,15 +128,8 @@ func (s *Store) UpsertIdentity(ctx context.Context, i Identity) error {
 	return nil
 }
 
-// UpsertAttacker stores an attacker or updates its IP and identity:
-// moving an attacker to another identity is an upsert, and the identity
-// rollups follow it at once because they join through the attacker row.
-func (s *Store) UpsertAttacker(ctx context.Context, a Attacker) error {
-	ip := a.IP
-	if err := validateAnchorRecord("attacker", a.UUID, map[string]*string{"ip": &ip, "identity_id": a.IdentityID}); err != nil {
-		return err
-	}
-	if err := s.b.upsertAttacker(ctx, a); err != nil {
+func (s *Store) upsertAttacker(ctx context.Context, tx *sql.Tx, a Attacker) error {
+	if err := s.b.upsertAttacker(ctx, tx, a); err != nil {
 		if s.b.isForeignKeyViolation(err) {
 			return &InputError{Kind: "attacker", UUID: a.UUID, Field: "identity_id", Reason: fmt.Sprintf("identity %q is not stored", *a.IdentityID)}
 		}
