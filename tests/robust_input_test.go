@@ -414,3 +414,54 @@ func TestUnknownAnchorInMemory(t *testing.T) {
 		t.Errorf("count = %d, %v; want 0", n, err)
 	}
 }
+
+// TestRepeatedIDInOneCallKeepsTheFirstCopy: a tag id given twice in one
+// InsertTags call is stored as its first copy, whatever order a backend
+// writes a batch in; a later copy is a replay, never read, so its anchors
+// cannot fail the call, while an unknown anchor on the first copy does.
+func TestRepeatedIDInOneCallKeepsTheFirstCopy(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *ttprepo.Store) {
+		ctx := context.Background()
+		fleet(t, s) // attackers a1, a2, a3; identities i1, i2
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		copyOn := func(src string, attacker, identity *string) ttprepo.Tag {
+			tg := tag(src, 0.9, at)
+			tg.AttackerUUID, tg.IdentityUUID = attacker, identity
+			return tg
+		}
+
+		// The later copy names an unknown attacker that sorts before the
+		// first copy's.
+		n, err := s.InsertTags(ctx, []ttprepo.Tag{copyOn("x", ptr("a2"), nil), copyOn("x", ptr("a0-unknown"), nil)})
+		if err != nil || n != 1 {
+			t.Fatalf("first copy good, later copy unknown: %d, %v; want 1, nil", n, err)
+		}
+		got, err := s.GetTag(ctx, copyOn("x", nil, nil).UUID)
+		must(t, err)
+		if got.AttackerUUID == nil || *got.AttackerUUID != "a2" {
+			t.Errorf("stored copy names attacker %v, want a2", got.AttackerUUID)
+		}
+
+		// The first copy names an unknown attacker that sorts after the
+		// later copy's.
+		_, err = s.InsertTags(ctx, []ttprepo.Tag{copyOn("y", ptr("zz-unknown"), nil), copyOn("y", ptr("a1"), nil)})
+		var te *ttprepo.TagError
+		if !errors.As(err, &te) || te.Index != 0 || te.Field != "attacker_uuid" {
+			t.Fatalf("first copy unknown: %v, want a TagError on tag 0's attacker_uuid", err)
+		}
+		if _, err := s.GetTag(ctx, copyOn("y", nil, nil).UUID); !errors.Is(err, ttprepo.ErrNotFound) {
+			t.Errorf("refused call stored tag y: %v", err)
+		}
+
+		// Different anchors, both known: the first copy is the one stored.
+		n, err = s.InsertTags(ctx, []ttprepo.Tag{copyOn("z", ptr("a2"), nil), copyOn("z", nil, ptr("i1"))})
+		if err != nil || n != 1 {
+			t.Fatalf("two known copies: %d, %v; want 1, nil", n, err)
+		}
+		got, err = s.GetTag(ctx, copyOn("z", nil, nil).UUID)
+		must(t, err)
+		if got.AttackerUUID == nil || *got.AttackerUUID != "a2" || got.IdentityUUID != nil {
+			t.Errorf("stored copy has attacker %v, identity %v; want a2 and none", got.AttackerUUID, got.IdentityUUID)
+		}
+	})
+}

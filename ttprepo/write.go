@@ -173,6 +173,11 @@ func (s *Store) InsertTags(ctx context.Context, tags []Tag) (int, error) {
 	if len(keep) == 0 {
 		return 0, nil
 	}
+	// A tag id given twice in one call is written as its first copy, the
+	// later ones being replays. Both write orders below sort, so the later
+	// copies leave the batch before that: sorted first, a later copy would
+	// be the one stored, or its unknown anchor would fail the call.
+	keep = firstOfEachID(tags, keep)
 	if s.dialect == SQLite {
 		anchorOrder(tags, keep)
 	} else {
@@ -255,6 +260,21 @@ func lockOrder(tags []Tag, keep []int) {
 			cmp.Compare(a.UUID, b.UUID),
 		)
 	})
+}
+
+// firstOfEachID returns keep without the positions whose tag id an
+// earlier position in keep already has.
+func firstOfEachID(tags []Tag, keep []int) []int {
+	seen := make(map[string]struct{}, len(keep))
+	out := keep[:0]
+	for _, k := range keep {
+		if _, dup := seen[tags[k].UUID]; dup {
+			continue
+		}
+		seen[tags[k].UUID] = struct{}{}
+		out = append(out, k)
+	}
+	return out
 }
 
 // anchorOrder sorts keep by attacker, then identity, then tag id: the
