@@ -97,3 +97,61 @@ func BenchmarkQuery(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFlatness times every rollup on the TTP_BENCH_SMALL and the
+// TTP_BENCH_LARGE table in alternation, one call on each per iteration,
+// so that whatever slows the machine down for a while slows both tables
+// alike, and reports both medians and their ratio ("flatness", the large
+// table's median over the small one's). BenchmarkQuery times the tables
+// one after the other, minutes apart, and its ratios carry the machine's
+// drift as well. Run with -benchtime=Nx for N calls on each table.
+func BenchmarkFlatness(b *testing.B) {
+	small, large := benchEnv("TTP_BENCH_SMALL", 100000), benchEnv("TTP_BENCH_LARGE", 1000000)
+	for _, be := range backends(b) {
+		for _, q := range queryBenches {
+			b.Run(fmt.Sprintf("%s/%s", be.name, q.name), func(b *testing.B) {
+				tables := []*benchTable{openBenchTable(b, be.name, small), openBenchTable(b, be.name, large)}
+				ids := make([][]string, len(tables))
+				ctx := context.Background()
+				for i, t := range tables {
+					ids[i] = []string{""}
+					if q.scope != "" {
+						ids[i] = t.scopes[q.scope]
+						if len(ids[i]) == 0 {
+							b.Fatalf("no %s scope of typical size in the %d-line table", q.scope, t.lines)
+						}
+					}
+					for _, id := range ids[i] {
+						if _, err := q.run(ctx, t, id); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				lat := [2]latencies{make(latencies, 0, b.N), make(latencies, 0, b.N)}
+				b.ResetTimer()
+				for n := range b.N {
+					// Alternate which table goes first, so neither always
+					// follows the other's call.
+					for k := range 2 {
+						i := (n + k) % 2
+						id := ids[i][n%len(ids[i])]
+						start := time.Now()
+						rows, err := q.run(ctx, tables[i], id)
+						lat[i] = append(lat[i], time.Since(start))
+						if err != nil {
+							b.Fatal(err)
+						}
+						if rows == 0 && q.scope != "" {
+							b.Fatalf("%s %s: empty rollup", q.name, id)
+						}
+					}
+				}
+				b.StopTimer()
+				med := [2]float64{lat[0].median(), lat[1].median()}
+				b.ReportMetric(med[0], "small-median-us")
+				b.ReportMetric(med[1], "large-median-us")
+				b.ReportMetric(med[1]/med[0], "flatness")
+			})
+		}
+	}
+}

@@ -338,6 +338,12 @@ func typicalScopes(b *testing.B, s *ttprepo.Store) map[string][]string {
 // and 99th percentile in microseconds.
 type latencies []time.Duration
 
+// median returns the median in microseconds, sorting l.
+func (l latencies) median() float64 {
+	slices.Sort(l)
+	return float64(l[len(l)/2].Nanoseconds()) / 1e3
+}
+
 func (l latencies) report(b *testing.B) {
 	if len(l) == 0 {
 		return
