@@ -141,7 +141,10 @@ func Fleet(ctx context.Context, s *ttprepo.Store, r io.Reader) (FleetSummary, er
 			case !oneByOne:
 				counted(p.rec)
 			default:
-				err := upsertFleetRecord(ctx, s, p.rec)
+				// Alone, but still in a transaction of its own: a record
+				// is counted exactly when its commit went through, even
+				// when ctx is cancelled around it.
+				err := s.UpsertFleet(ctx, []FleetRecord{p.rec})
 				var ie *ttprepo.InputError
 				switch {
 				case errors.As(err, &ie):
@@ -196,18 +199,6 @@ func Fleet(ctx context.Context, s *ttprepo.Store, r io.Reader) (FleetSummary, er
 				return sum, err
 			}
 		}
-	}
-}
-
-// upsertFleetRecord writes one record on its own.
-func upsertFleetRecord(ctx context.Context, s *ttprepo.Store, rec FleetRecord) error {
-	switch {
-	case rec.Campaign != nil:
-		return s.UpsertCampaign(ctx, *rec.Campaign)
-	case rec.Identity != nil:
-		return s.UpsertIdentity(ctx, *rec.Identity)
-	default:
-		return s.UpsertAttacker(ctx, *rec.Attacker)
 	}
 }
 

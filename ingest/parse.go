@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,7 +114,7 @@ type fleetLine struct {
 	Kind       string  `json:"kind"`
 	UUID       string  `json:"uuid"`
 	CampaignID *string `json:"campaign_id"`
-	IP         string  `json:"ip"`
+	IP         *string `json:"ip"`
 	IdentityID *string `json:"identity_id"`
 }
 
@@ -130,13 +131,33 @@ func ParseFleetLine(lineNo int, line []byte) (FleetRecord, error) {
 	if err := json.Unmarshal(line, &w); err != nil {
 		return FleetRecord{}, jsonLineError(lineNo, err)
 	}
+	// A field of another kind of record would be dropped unread, and an
+	// attacker without an ip stored with an empty one: refuse both.
+	misplaced := func(field string, v *string) error {
+		if v == nil {
+			return nil
+		}
+		return &LineError{Line: lineNo, Field: field, Reason: fmt.Sprintf("does not belong to a %s line", w.Kind)}
+	}
 	switch w.Kind {
 	case "campaign":
+		if err := cmp.Or(misplaced("campaign_id", w.CampaignID), misplaced("ip", w.IP), misplaced("identity_id", w.IdentityID)); err != nil {
+			return FleetRecord{}, err
+		}
 		return FleetRecord{Campaign: &ttprepo.Campaign{UUID: w.UUID}}, nil
 	case "identity":
+		if err := cmp.Or(misplaced("ip", w.IP), misplaced("identity_id", w.IdentityID)); err != nil {
+			return FleetRecord{}, err
+		}
 		return FleetRecord{Identity: &ttprepo.Identity{UUID: w.UUID, CampaignID: w.CampaignID}}, nil
 	case "attacker":
-		return FleetRecord{Attacker: &ttprepo.Attacker{UUID: w.UUID, IP: w.IP, IdentityID: w.IdentityID}}, nil
+		if err := misplaced("campaign_id", w.CampaignID); err != nil {
+			return FleetRecord{}, err
+		}
+		if w.IP == nil {
+			return FleetRecord{}, &LineError{Line: lineNo, Field: "ip", Reason: "is missing"}
+		}
+		return FleetRecord{Attacker: &ttprepo.Attacker{UUID: w.UUID, IP: *w.IP, IdentityID: w.IdentityID}}, nil
 	default:
 		return FleetRecord{}, &LineError{Line: lineNo, Field: "kind", Reason: fmt.Sprintf("%q is not campaign, identity or attacker", w.Kind)}
 	}

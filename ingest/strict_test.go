@@ -63,3 +63,34 @@ func TestParseTagLineRefusesExplicitZeroTime(t *testing.T) {
 		t.Fatalf("err = %v, want an error on created_at rather than the insert time", err)
 	}
 }
+
+// TestParseFleetLineRefusesMisplacedFields: a field of another kind of
+// record would be dropped unread, and an attacker with no ip would be
+// stored with an empty one; both lines are refused, naming the field.
+func TestParseFleetLineRefusesMisplacedFields(t *testing.T) {
+	cases := []struct{ line, field string }{
+		{`{"kind": "campaign", "uuid": "c", "campaign_id": "zz"}`, "campaign_id"},
+		{`{"kind": "campaign", "uuid": "c", "ip": "192.0.2.1"}`, "ip"},
+		{`{"kind": "identity", "uuid": "i", "identity_id": "x"}`, "identity_id"},
+		{`{"kind": "identity", "uuid": "i", "ip": "192.0.2.1"}`, "ip"},
+		{`{"kind": "attacker", "uuid": "a", "ip": "192.0.2.1", "campaign_id": "c"}`, "campaign_id"},
+		{`{"kind": "attacker", "uuid": "a"}`, "ip"},
+		{`{"kind": "attacker", "uuid": "a", "ip": null}`, "ip"},
+	}
+	for _, c := range cases {
+		_, err := ParseFleetLine(3, []byte(c.line))
+		var le *LineError
+		if !errors.As(err, &le) || le.Field != c.field || le.Line != 3 {
+			t.Errorf("%s: %v, want a line 3 error on %s", c.line, err, c.field)
+		}
+	}
+	// Null stands for absent, and an empty ip given as such is kept.
+	for _, line := range []string{
+		`{"kind": "campaign", "uuid": "c", "campaign_id": null, "ip": null}`,
+		`{"kind": "attacker", "uuid": "a", "ip": "", "identity_id": null}`,
+	} {
+		if _, err := ParseFleetLine(1, []byte(line)); err != nil {
+			t.Errorf("%s: %v, want it accepted", line, err)
+		}
+	}
+}

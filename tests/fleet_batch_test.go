@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/ttpstore/ttpstore/ingest"
 	"github.com/ttpstore/ttpstore/ttprepo"
@@ -104,16 +105,78 @@ func TestUpsertFleetAllOrNothing(t *testing.T) {
 		}
 		err := s.UpsertFleet(ctx, bad)
 		var ie *ttprepo.InputError
+		var fe *ttprepo.FleetRecordError
 		if !errors.As(err, &ie) || ie.UUID != "a3" || ie.Field != "identity_id" {
 			t.Fatalf("bad batch: %v, want an InputError on a3's identity_id", err)
+		}
+		if !errors.As(err, &fe) || fe.Index != 2 {
+			t.Errorf("bad batch: %v, want a FleetRecordError for record 2", err)
 		}
 		if c, a := countRows(t, s, "campaigns"), countRows(t, s, "attackers"); c != 1 || a != 1 {
 			t.Errorf("after the refused batch: %d campaigns, %d attackers; want 1 and 1", c, a)
 		}
 
-		twoSet := []ttprepo.FleetRecord{{Campaign: &ttprepo.Campaign{UUID: "c3"}, Identity: &ttprepo.Identity{UUID: "i3"}}}
-		if err := s.UpsertFleet(ctx, twoSet); !errors.Is(err, ttprepo.ErrInvalidInput) {
-			t.Errorf("record with two kinds set: %v, want ErrInvalidInput", err)
+		for _, odd := range []ttprepo.FleetRecord{
+			{Campaign: &ttprepo.Campaign{UUID: "c3"}, Identity: &ttprepo.Identity{UUID: "i3"}},
+			{},
+		} {
+			err := s.UpsertFleet(ctx, []ttprepo.FleetRecord{good[0], odd})
+			if !errors.Is(err, ttprepo.ErrInvalidInput) || !errors.As(err, &ie) || !errors.As(err, &fe) || fe.Index != 1 {
+				t.Errorf("record %+v: %v, want an InputError for record 1", odd, err)
+			}
+		}
+	})
+}
+
+// TestFleetCountsMatchStoreWhenCancelled cancels fleet loads at varying
+// moments, on streams with a refused line in every batch (so each batch
+// is written again one record at a time): whatever the moment, the
+// summary must count exactly the records the store holds.
+func TestFleetCountsMatchStoreWhenCancelled(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *ttprepo.Store) {
+		for try := range 8 {
+			var buf bytes.Buffer
+			fmt.Fprintf(&buf, `{"kind": "campaign", "uuid": "t%d-c"}`+"\n", try)
+			for i := range 6000 {
+				if i%500 == 7 {
+					fmt.Fprintf(&buf, `{"kind": "identity", "uuid": "t%d-bad-%d", "campaign_id": "no-such-campaign"}`+"\n", try, i)
+				}
+				fmt.Fprintf(&buf, `{"kind": "identity", "uuid": "t%d-i-%d", "campaign_id": "t%d-c"}`+"\n", try, i, try)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			timer := time.AfterFunc(time.Duration(10+try*29)*time.Millisecond, cancel)
+			sum, err := ingest.Fleet(ctx, s, bytes.NewReader(buf.Bytes()))
+			timer.Stop()
+			cancel()
+			var stored int64
+			must(t, s.DB().QueryRow(
+				"SELECT (SELECT count(*) FROM campaigns WHERE uuid = ?) + (SELECT count(*) FROM attacker_identities WHERE uuid LIKE ?)",
+				fmt.Sprintf("t%d-c", try), fmt.Sprintf("t%d-%%", try)).Scan(&stored))
+			if got := sum.Campaigns + sum.Identities; got != stored {
+				t.Errorf("try %d (%v): counted %d records, the store holds %d", try, err, got, stored)
+			}
+			if sum.Lines != sum.Blank+sum.Invalid+sum.Campaigns+sum.Identities+sum.Attackers {
+				t.Errorf("try %d: summary does not add up: %+v", try, sum)
+			}
+		}
+	})
+}
+
+// TestTwoBadFieldsAlwaysNameTheSame: a record with two bad fields is
+// reported by the same field every time.
+func TestTwoBadFieldsAlwaysNameTheSame(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *ttprepo.Store) {
+		fields := map[string]int{}
+		for range 50 {
+			err := s.UpsertAttacker(context.Background(), ttprepo.Attacker{UUID: "a", IP: string(bytes.Repeat([]byte("9"), 300)), IdentityID: ptr("")})
+			var ie *ttprepo.InputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("bad attacker: %v, want an InputError", err)
+			}
+			fields[ie.Field]++
+		}
+		if len(fields) != 1 {
+			t.Errorf("fields named over 50 calls: %v, want one", fields)
 		}
 	})
 }

@@ -60,3 +60,17 @@ func (e *InputError) Error() string {
 
 // Is reports a match with ErrInvalidInput.
 func (e *InputError) Is(target error) bool { return target == ErrInvalidInput }
+
+// FleetRecordError is how [Store.UpsertFleet] refuses a call: which
+// record, by its position in the slice passed in, and why (an
+// [*InputError], so errors.As and errors.Is(err, ErrInvalidInput) see
+// through it).
+type FleetRecordError struct {
+	Index int
+	Err   *InputError
+}
+
+func (e *FleetRecordError) Error() string { return fmt.Sprintf("fleet record %d: %v", e.Index, e.Err) }
+
+// Unwrap returns the record's InputError.
+func (e *FleetRecordError) Unwrap() error { return e.Err }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -204,7 +206,10 @@ func validateAnchorRecord(kind, uuid string, fields map[string]*string) error {
 	if err := checkText(uuid, MaxIDLen); err != "" {
 		return &InputError{Kind: kind, UUID: uuid, Field: "uuid", Reason: err}
 	}
-	for field, v := range fields {
+	// In name order, so that a record with two bad fields is always
+	// reported by the same one.
+	for _, field := range slices.Sorted(maps.Keys(fields)) {
+		v := fields[field]
 		if v == nil {
 			continue
 		}

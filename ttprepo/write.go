@@ -50,11 +50,16 @@ type FleetRecord struct {
 // UpsertCampaign, UpsertIdentity and UpsertAttacker do one record and one
 // transaction at a time, for a batch. A record may point to one earlier in
 // the same call. If any record is invalid or points to a parent that is
-// not stored, it returns that record's [*InputError] and writes nothing of
-// the call.
+// not stored, it returns a [*FleetRecordError] holding the record's
+// position in recs and its [*InputError] (errors.As finds either), and
+// writes nothing of the call.
 func (s *Store) UpsertFleet(ctx context.Context, recs []FleetRecord) error {
 	for i, r := range recs {
-		if err := validateFleetRecord(i, r); err != nil {
+		if err := validateFleetRecord(r); err != nil {
+			var ie *InputError
+			if errors.As(err, &ie) {
+				return &FleetRecordError{Index: i, Err: ie}
+			}
 			return err
 		}
 	}
@@ -62,7 +67,7 @@ func (s *Store) UpsertFleet(ctx context.Context, recs []FleetRecord) error {
 		return nil
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, r := range recs {
+		for i, r := range recs {
 			var err error
 			switch {
 			case r.Campaign != nil:
@@ -72,6 +77,10 @@ func (s *Store) UpsertFleet(ctx context.Context, recs []FleetRecord) error {
 			default:
 				err = s.upsertAttacker(ctx, tx, *r.Attacker)
 			}
+			var ie *InputError
+			if errors.As(err, &ie) {
+				return &FleetRecordError{Index: i, Err: ie}
+			}
 			if err != nil {
 				return err
 			}
@@ -80,7 +89,7 @@ func (s *Store) UpsertFleet(ctx context.Context, recs []FleetRecord) error {
 	})
 }
 
-func validateFleetRecord(i int, r FleetRecord) error {
+func validateFleetRecord(r FleetRecord) error {
 	n := 0
 	for _, set := range []bool{r.Campaign != nil, r.Identity != nil, r.Attacker != nil} {
 		if set {
@@ -88,7 +97,8 @@ func validateFleetRecord(i int, r FleetRecord) error {
 		}
 	}
 	if n != 1 {
-		return fmt.Errorf("%w: fleet record %d sets %d of Campaign, Identity and Attacker, want exactly 1", ErrInvalidInput, i, n)
+		return &InputError{Kind: "fleet record", Field: "Campaign, Identity, Attacker",
+			Reason: fmt.Sprintf("%d are set, want exactly 1", n)}
 	}
 	switch {
 	case r.Campaign != nil:
