@@ -87,12 +87,14 @@ const fleetBatchSize = 1000
 // that does not parse, or that the store refuses as invalid input (such
 // as an identity whose campaign is not stored), is counted and listed,
 // and the rest still land. Any other error stops the ingest and is
-// returned with the counts of the lines before the batch it hit.
+// returned with the counts of the lines before the first record it left
+// unwritten.
 //
 // Records are written fleetBatchSize at a time, each batch in one
-// transaction ([ttprepo.Store.UpsertFleet]). A batch the store refuses is
-// written again one record at a time, so that only the bad records are
-// left out and each is listed under its own line.
+// transaction ([ttprepo.Store.UpsertFleet]). When the store refuses a
+// batch, the records before the refused one are written as one
+// transaction and the rest of the batch is tried again, so that only the
+// bad records are left out and each is listed under its own line.
 func Fleet(ctx context.Context, s *ttprepo.Store, r io.Reader) (FleetSummary, error) {
 	sum := FleetSummary{InvalidLines: []LineError{}}
 	invalid := func(le LineError) {
@@ -126,39 +128,63 @@ func Fleet(ctx context.Context, s *ttprepo.Store, r io.Reader) (FleetSummary, er
 		recs    []FleetRecord
 	)
 	flush := func() error {
-		err := s.UpsertFleet(ctx, recs)
-		if err != nil && !errors.Is(err, ttprepo.ErrInvalidInput) {
-			return fmt.Errorf("fleet lines %d to %d: %w", pending[0].n, pending[len(pending)-1].n, err)
+		// Write recs, leaving out the records the store refuses. A refused
+		// call names one bad record (the first that fails its checks, else
+		// the first whose parent is missing); the records before it are
+		// tried as one call, shrinking again on a refusal, and once that
+		// call is written the named record is refused and the rest of the
+		// batch is tried. Every call is one transaction, so a record is
+		// counted exactly when its commit went through, even when ctx is
+		// cancelled around it.
+		refused := map[int]*ttprepo.InputError{}
+		var (
+			err    error
+			done   int                 // recs[:done] are written or refused
+			end    = len(recs)         // the call writes recs[done:end]
+			reason *ttprepo.InputError // why recs[end] was refused, when end < len(recs)
+		)
+		for done < len(recs) {
+			err = s.UpsertFleet(ctx, recs[done:end])
+			var fe *ttprepo.FleetRecordError
+			if errors.As(err, &fe) {
+				end, reason, err = done+fe.Index, fe.Err, nil
+				continue
+			}
+			if err != nil {
+				break
+			}
+			if end == len(recs) {
+				done = end
+				break
+			}
+			refused[end] = reason
+			done, end = end+1, len(recs)
 		}
-		oneByOne := err != nil
-		for _, p := range pending {
+		// Count the lines up to the first record not written or refused.
+		rec := 0
+		for i, p := range pending {
+			if p.bad == nil && !p.blank {
+				if rec == done {
+					pending = pending[i:]
+					return fmt.Errorf("fleet lines %d to %d: %w", p.n, pending[len(pending)-1].n, err)
+				}
+				if ie := refused[rec]; ie != nil {
+					p.bad = &LineError{Line: p.n, Field: ie.Field, Reason: ie.Reason}
+				}
+				rec++
+			}
 			sum.Lines++
 			switch {
 			case p.blank:
 				sum.Blank++
 			case p.bad != nil:
 				invalid(*p.bad)
-			case !oneByOne:
-				counted(p.rec)
 			default:
-				// Alone, but still in a transaction of its own: a record
-				// is counted exactly when its commit went through, even
-				// when ctx is cancelled around it.
-				err := s.UpsertFleet(ctx, []FleetRecord{p.rec})
-				var ie *ttprepo.InputError
-				switch {
-				case errors.As(err, &ie):
-					invalid(LineError{Line: p.n, Field: ie.Field, Reason: ie.Reason})
-				case err != nil:
-					sum.Lines--
-					return fmt.Errorf("fleet line %d: %w", p.n, err)
-				default:
-					counted(p.rec)
-				}
+				counted(p.rec)
 			}
 		}
 		pending, recs = pending[:0], recs[:0]
-		return nil
+		return err
 	}
 
 	lr := newLineReader(r, DefaultMaxLineBytes)
