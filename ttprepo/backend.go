@@ -52,6 +52,14 @@ func nullString(s *string) sql.NullString {
 	return sql.NullString{String: *s, Valid: true}
 }
 
+// deref is *p, or "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
 // optString maps SQL NULL back to nil.
 func optString(n sql.NullString) *string {
 	if !n.Valid {

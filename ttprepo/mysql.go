@@ -73,19 +73,12 @@ func mysqlStatementEnd(tags []Tag, keep []int, start int) int {
 		t := &tags[keep[i]]
 		n := 256 + 2*(len(t.UUID)+len(t.SourceKind)+len(t.SourceID)+len(t.RuleID)+
 			len(t.AttackRelease)+len(t.MitreURL)+len(t.Evidence)+
-			optLen(t.AttackerUUID)+optLen(t.IdentityUUID)+optLen(t.SessionID)+optLen(t.DeckyID))
+			len(deref(t.AttackerUUID))+len(deref(t.IdentityUUID))+len(deref(t.SessionID))+len(deref(t.DeckyID)))
 		if size += n; size > mysqlMaxStatementBytes && i > start {
 			return i
 		}
 	}
 	return last
-}
-
-func optLen(s *string) int {
-	if s == nil {
-		return 0
-	}
-	return len(*s)
 }
 
 // insertTagColumns is the column list of the generated InsertTag, in order.

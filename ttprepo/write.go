@@ -13,29 +13,20 @@ import (
 
 // UpsertCampaign stores a campaign; storing it again changes nothing.
 func (s *Store) UpsertCampaign(ctx context.Context, c Campaign) error {
-	if err := validateCampaign(c); err != nil {
-		return err
-	}
-	return s.upsertCampaign(ctx, nil, c)
+	return s.upsertOne(ctx, FleetRecord{Campaign: &c})
 }
 
 // UpsertIdentity stores an identity or moves it to another campaign. The
 // campaign must already be stored.
 func (s *Store) UpsertIdentity(ctx context.Context, i Identity) error {
-	if err := validateIdentity(i); err != nil {
-		return err
-	}
-	return s.upsertIdentity(ctx, nil, i)
+	return s.upsertOne(ctx, FleetRecord{Identity: &i})
 }
 
 // UpsertAttacker stores an attacker or updates its IP and identity:
 // moving an attacker to another identity is an upsert, and the identity
 // rollups follow it at once because they join through the attacker row.
 func (s *Store) UpsertAttacker(ctx context.Context, a Attacker) error {
-	if err := validateAttacker(a); err != nil {
-		return err
-	}
-	return s.upsertAttacker(ctx, nil, a)
+	return s.upsertOne(ctx, FleetRecord{Attacker: &a})
 }
 
 // FleetRecord is one campaign, identity or attacker for [Store.UpsertFleet]:
@@ -54,13 +45,16 @@ type FleetRecord struct {
 // position in recs and its [*InputError] (errors.As finds either), and
 // writes nothing of the call.
 func (s *Store) UpsertFleet(ctx context.Context, recs []FleetRecord) error {
+	refused := func(i int, err error) error {
+		var ie *InputError
+		if errors.As(err, &ie) {
+			return &FleetRecordError{Index: i, Err: ie}
+		}
+		return err
+	}
 	for i, r := range recs {
 		if err := validateFleetRecord(r); err != nil {
-			var ie *InputError
-			if errors.As(err, &ie) {
-				return &FleetRecordError{Index: i, Err: ie}
-			}
-			return err
+			return refused(i, err)
 		}
 	}
 	if len(recs) == 0 {
@@ -68,25 +62,20 @@ func (s *Store) UpsertFleet(ctx context.Context, recs []FleetRecord) error {
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		for i, r := range recs {
-			var err error
-			switch {
-			case r.Campaign != nil:
-				err = s.upsertCampaign(ctx, tx, *r.Campaign)
-			case r.Identity != nil:
-				err = s.upsertIdentity(ctx, tx, *r.Identity)
-			default:
-				err = s.upsertAttacker(ctx, tx, *r.Attacker)
-			}
-			var ie *InputError
-			if errors.As(err, &ie) {
-				return &FleetRecordError{Index: i, Err: ie}
-			}
-			if err != nil {
-				return err
+			if err := s.upsertRecord(ctx, tx, r); err != nil {
+				return refused(i, err)
 			}
 		}
 		return nil
 	})
+}
+
+// upsertOne checks and writes one record on its own.
+func (s *Store) upsertOne(ctx context.Context, r FleetRecord) error {
+	if err := validateFleetRecord(r); err != nil {
+		return err
+	}
+	return s.upsertRecord(ctx, nil, r)
 }
 
 func validateFleetRecord(r FleetRecord) error {
@@ -96,56 +85,48 @@ func validateFleetRecord(r FleetRecord) error {
 			n++
 		}
 	}
-	if n != 1 {
+	switch {
+	case n != 1:
 		return &InputError{Kind: "fleet record", Field: "Campaign, Identity, Attacker",
 			Reason: fmt.Sprintf("%d are set, want exactly 1", n)}
+	case r.Campaign != nil:
+		return validateAnchorRecord("campaign", r.Campaign.UUID, nil)
+	case r.Identity != nil:
+		return validateAnchorRecord("identity", r.Identity.UUID, map[string]*string{"campaign_id": r.Identity.CampaignID})
+	default:
+		ip := r.Attacker.IP
+		return validateAnchorRecord("attacker", r.Attacker.UUID, map[string]*string{"ip": &ip, "identity_id": r.Attacker.IdentityID})
 	}
+}
+
+// upsertRecord writes one checked record inside tx, or on its own when tx
+// is nil. A parent that is not stored comes back as an [*InputError] on
+// the field that names it.
+func (s *Store) upsertRecord(ctx context.Context, tx *sql.Tx, r FleetRecord) error {
+	var (
+		err                       error
+		kind, id, field, ofParent string
+		parent                    *string
+	)
 	switch {
 	case r.Campaign != nil:
-		return validateCampaign(*r.Campaign)
+		err = s.b.upsertCampaign(ctx, tx, *r.Campaign)
+		kind, id = "campaign", r.Campaign.UUID
 	case r.Identity != nil:
-		return validateIdentity(*r.Identity)
+		err = s.b.upsertIdentity(ctx, tx, *r.Identity)
+		kind, id, field, ofParent, parent = "identity", r.Identity.UUID, "campaign_id", "campaign", r.Identity.CampaignID
 	default:
-		return validateAttacker(*r.Attacker)
+		err = s.b.upsertAttacker(ctx, tx, *r.Attacker)
+		kind, id, field, ofParent, parent = "attacker", r.Attacker.UUID, "identity_id", "identity", r.Attacker.IdentityID
 	}
-}
-
-func validateCampaign(c Campaign) error { return validateAnchorRecord("campaign", c.UUID, nil) }
-
-func validateIdentity(i Identity) error {
-	return validateAnchorRecord("identity", i.UUID, map[string]*string{"campaign_id": i.CampaignID})
-}
-
-func validateAttacker(a Attacker) error {
-	ip := a.IP
-	return validateAnchorRecord("attacker", a.UUID, map[string]*string{"ip": &ip, "identity_id": a.IdentityID})
-}
-
-func (s *Store) upsertCampaign(ctx context.Context, tx *sql.Tx, c Campaign) error {
-	if err := s.b.upsertCampaign(ctx, tx, c); err != nil {
-		return fmt.Errorf("upsert campaign %q: %w", c.UUID, err)
+	switch {
+	case err == nil:
+		return nil
+	case parent != nil && s.b.isForeignKeyViolation(err):
+		return &InputError{Kind: kind, UUID: id, Field: field, Reason: fmt.Sprintf("%s %q is not stored", ofParent, *parent)}
+	default:
+		return fmt.Errorf("upsert %s %q: %w", kind, id, err)
 	}
-	return nil
-}
-
-func (s *Store) upsertIdentity(ctx context.Context, tx *sql.Tx, i Identity) error {
-	if err := s.b.upsertIdentity(ctx, tx, i); err != nil {
-		if s.b.isForeignKeyViolation(err) {
-			return &InputError{Kind: "identity", UUID: i.UUID, Field: "campaign_id", Reason: fmt.Sprintf("campaign %q is not stored", *i.CampaignID)}
-		}
-		return fmt.Errorf("upsert identity %q: %w", i.UUID, err)
-	}
-	return nil
-}
-
-func (s *Store) upsertAttacker(ctx context.Context, tx *sql.Tx, a Attacker) error {
-	if err := s.b.upsertAttacker(ctx, tx, a); err != nil {
-		if s.b.isForeignKeyViolation(err) {
-			return &InputError{Kind: "attacker", UUID: a.UUID, Field: "identity_id", Reason: fmt.Sprintf("identity %q is not stored", *a.IdentityID)}
-		}
-		return fmt.Errorf("upsert attacker %q: %w", a.UUID, err)
-	}
-	return nil
 }
 
 // maxTxAttempts bounds how often a transaction that lost a conflict with
@@ -255,17 +236,11 @@ func txBackoff(attempt int) time.Duration {
 // followed its caller's order. The order of writing changes nothing else:
 // the rows and the counts are the same.
 func lockOrder(tags []Tag, keep []int) {
-	sub := func(t *Tag) string {
-		if t.SubTechniqueID == nil {
-			return ""
-		}
-		return *t.SubTechniqueID
-	}
 	slices.SortStableFunc(keep, func(i, j int) int {
 		a, b := &tags[i], &tags[j]
 		return cmp.Or(
 			cmp.Compare(a.TechniqueID, b.TechniqueID),
-			cmp.Compare(sub(a), sub(b)),
+			cmp.Compare(deref(a.SubTechniqueID), deref(b.SubTechniqueID)),
 			cmp.Compare(a.Tactic, b.Tactic),
 			cmp.Compare(a.UUID, b.UUID),
 		)
@@ -294,17 +269,11 @@ func firstOfEachID(tags []Tag, keep []int) []int {
 // its key order touch each of its pages once per batch instead of
 // returning to pages the page cache has already let go.
 func anchorOrder(tags []Tag, keep []int) {
-	str := func(p *string) string {
-		if p == nil {
-			return ""
-		}
-		return *p
-	}
 	slices.SortStableFunc(keep, func(i, j int) int {
 		a, b := &tags[i], &tags[j]
 		return cmp.Or(
-			cmp.Compare(str(a.AttackerUUID), str(b.AttackerUUID)),
-			cmp.Compare(str(a.IdentityUUID), str(b.IdentityUUID)),
+			cmp.Compare(deref(a.AttackerUUID), deref(b.AttackerUUID)),
+			cmp.Compare(deref(a.IdentityUUID), deref(b.IdentityUUID)),
 			cmp.Compare(a.UUID, b.UUID),
 		)
 	})
@@ -349,14 +318,9 @@ func (s *Store) missingAnchor(ctx context.Context, tags []Tag, keep []int, cause
 		return ok, err
 	}
 	// A tag the database skipped as a duplicate never had its anchors
-	// checked, so it cannot be the culprit: an id already stored, or one
-	// that an earlier tag of this call (written first) carries.
-	seen := map[string]bool{}
+	// checked, so it cannot be the culprit. keep holds each id once
+	// (firstOfEachID), so a duplicate here is an id already stored.
 	skipped := func(t *Tag) (bool, error) {
-		if seen[t.UUID] {
-			return true, nil
-		}
-		seen[t.UUID] = true
 		_, err := s.b.getTag(ctx, t.UUID)
 		switch {
 		case err == nil:
