@@ -55,21 +55,8 @@ func BenchmarkQuery(b *testing.B) {
 			for _, q := range queryBenches {
 				b.Run(fmt.Sprintf("%s/%s/lines=%d", be.name, q.name, lines), func(b *testing.B) {
 					t := openBenchTable(b, be.name, lines)
-					ids := []string{""}
-					if q.scope != "" {
-						ids = t.scopes[q.scope]
-						if len(ids) == 0 {
-							b.Fatalf("no %s scope of typical size", q.scope)
-						}
-					}
+					ids := warmScopes(b, q, t)
 					ctx := context.Background()
-					// One untimed pass warms the caches the timed calls
-					// will also find warm.
-					for _, id := range ids {
-						if _, err := q.run(ctx, t, id); err != nil {
-							b.Fatal(err)
-						}
-					}
 					lat := make(latencies, 0, b.N)
 					b.ReportAllocs()
 					b.ResetTimer()
@@ -111,22 +98,8 @@ func BenchmarkFlatness(b *testing.B) {
 		for _, q := range queryBenches {
 			b.Run(fmt.Sprintf("%s/%s", be.name, q.name), func(b *testing.B) {
 				tables := []*benchTable{openBenchTable(b, be.name, small), openBenchTable(b, be.name, large)}
-				ids := make([][]string, len(tables))
+				ids := [][]string{warmScopes(b, q, tables[0]), warmScopes(b, q, tables[1])}
 				ctx := context.Background()
-				for i, t := range tables {
-					ids[i] = []string{""}
-					if q.scope != "" {
-						ids[i] = t.scopes[q.scope]
-						if len(ids[i]) == 0 {
-							b.Fatalf("no %s scope of typical size in the %d-line table", q.scope, t.lines)
-						}
-					}
-					for _, id := range ids[i] {
-						if _, err := q.run(ctx, t, id); err != nil {
-							b.Fatal(err)
-						}
-					}
-				}
 				lat := [2]latencies{make(latencies, 0, b.N), make(latencies, 0, b.N)}
 				b.ResetTimer()
 				for n := range b.N {
@@ -154,4 +127,23 @@ func BenchmarkFlatness(b *testing.B) {
 			})
 		}
 	}
+}
+
+// warmScopes returns the ids q is timed on in t (one empty id for a
+// fleet-wide query) after one untimed call on each, which warms the
+// caches the timed calls will also find warm.
+func warmScopes(b *testing.B, q queryBench, t *benchTable) []string {
+	ids := []string{""}
+	if q.scope != "" {
+		ids = t.scopes[q.scope]
+		if len(ids) == 0 {
+			b.Fatalf("no %s scope of typical size in the %d-line table", q.scope, t.lines)
+		}
+	}
+	for _, id := range ids {
+		if _, err := q.run(context.Background(), t, id); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return ids
 }

@@ -338,23 +338,21 @@ func typicalScopes(b *testing.B, s *ttprepo.Store) map[string][]string {
 // and 99th percentile in microseconds.
 type latencies []time.Duration
 
-// median returns the median in microseconds, sorting l.
-func (l latencies) median() float64 {
+// quantile returns the p quantile of l in microseconds, sorting l.
+func (l latencies) quantile(p float64) float64 {
 	slices.Sort(l)
-	return float64(l[len(l)/2].Nanoseconds()) / 1e3
+	i := min(int(p*float64(len(l))), len(l)-1)
+	return float64(l[i].Nanoseconds()) / 1e3
 }
+
+func (l latencies) median() float64 { return l.quantile(0.5) }
 
 func (l latencies) report(b *testing.B) {
 	if len(l) == 0 {
 		return
 	}
-	slices.Sort(l)
-	q := func(p float64) float64 {
-		i := min(int(p*float64(len(l))), len(l)-1)
-		return float64(l[i].Nanoseconds()) / 1e3
-	}
-	b.ReportMetric(q(0.5), "median-us")
-	b.ReportMetric(q(0.99), "p99-us")
+	b.ReportMetric(l.median(), "median-us")
+	b.ReportMetric(l.quantile(0.99), "p99-us")
 }
 
 // withPragmas returns dsn with each of pragmas ("name(value)") in place of
