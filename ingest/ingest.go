@@ -13,16 +13,21 @@ import (
 
 const (
 	// DefaultBatchSize is how many kept tags go into one InsertTags call,
-	// and so into one transaction, when [Options] names none.
-	DefaultBatchSize = 5000
+	// and so into one transaction, when [Options] names none. Each commit
+	// writes every index page its batch touched, and tag ids are spread
+	// evenly over the uuid index, so fewer, larger transactions write far
+	// less: at 1,000,000 lines into SQLite, ttpctl ingest took 45.5 s with
+	// batches of 5,000 and 35.5 s with 20,000 (peak RSS 83 and 126 MB).
+	DefaultBatchSize = 20000
 
 	// MaxListedInvalid bounds the invalid lines a summary lists; the
 	// count of invalid lines stays exact beyond it.
 	MaxListedInvalid = 1000
 
 	// maxBatchBytes also ends a batch, so that a stream of large lines
-	// holds no more than this much line data at once.
-	maxBatchBytes = 32 << 20
+	// holds no more than this much line data at once. Typical lines (about
+	// 640 bytes) fill a batch of DefaultBatchSize tags well before it.
+	maxBatchBytes = 16 << 20
 )
 
 // Options tunes [Tags]. The zero value is ready to use.
@@ -244,8 +249,9 @@ func Fleet(ctx context.Context, s *ttprepo.Store, r io.Reader) (FleetSummary, er
 // already committed, so that Inserted always matches the store).
 //
 // The next batch is read and parsed while the previous one is written,
-// so that parsing, about a tenth of the work on SQLite, overlaps the
-// database's share; at most three batches are held at once.
+// so that parsing (on SQLite it takes about 40% as much CPU as the
+// write) overlaps the database's share; at most two batches are held at
+// once.
 func Tags(ctx context.Context, s *ttprepo.Store, r io.Reader, opt Options) (Summary, error) {
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = DefaultBatchSize
@@ -257,8 +263,11 @@ func Tags(ctx context.Context, s *ttprepo.Store, r io.Reader, opt Options) (Summ
 	defer cancel()
 
 	// Read and parse in one goroutine, write in this one. readErr is read
-	// only once batches is closed, which orders it after the write.
-	batches := make(chan *batch, 1)
+	// only once batches is closed, which orders it after the write. The
+	// channel is unbuffered: parsing is faster than writing, so a buffered
+	// batch would only wait, and two batches in memory (one written, one
+	// parsed) are enough to keep both goroutines busy.
+	batches := make(chan *batch)
 	var readErr error
 	go func() {
 		defer close(batches)
