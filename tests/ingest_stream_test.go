@@ -343,3 +343,27 @@ func TestIngestStopsOnCancel(t *testing.T) {
 		t.Errorf("stored %d, summary %+v: want the summary's inserted count, stopped early", n, sum)
 	}
 }
+
+// TestIngestDefaultBatchFollowsBackend: with no batch size given, each
+// backend writes batches of its own default, the one its measurements
+// favour, so the first progress report comes after exactly that many tags.
+func TestIngestDefaultBatchFollowsBackend(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *ttprepo.Store) {
+		ctx := context.Background()
+		fleet(t, s)
+		want := ingest.DefaultBatchSize(s.Dialect())
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		for _, tg := range goodBatch("default-batch", want+3) {
+			must(t, enc.Encode(tg))
+		}
+		var reports []int64
+		sum, err := ingest.Tags(ctx, s, &buf, ingest.Options{Progress: func(p ingest.Summary) {
+			reports = append(reports, p.Inserted)
+		}})
+		must(t, err)
+		if len(reports) != 2 || reports[0] != int64(want) || reports[1] != int64(want+3) || sum.Inserted != int64(want+3) {
+			t.Errorf("progress after %v tags, summary %+v; want after %d and %d", reports, sum, want, want+3)
+		}
+	})
+}

@@ -43,7 +43,8 @@ type fileReport[S any] struct {
 func runIngest(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
 	fleetPath := fs.String("fleet", "", "fleet.jsonl to load before the tags")
-	batch := fs.Int("batch", ingest.DefaultBatchSize, "kept tags written per transaction")
+	batch := fs.Int("batch", 0, fmt.Sprintf("kept tags written per transaction (default %d on SQLite, %d on MySQL)",
+		ingest.DefaultSQLiteBatchSize, ingest.DefaultMySQLBatchSize))
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	rest, err := parseArgs(fs, args)
 	if err != nil {
@@ -55,7 +56,8 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	if len(rest) == 0 && *fleetPath == "" {
 		return fmt.Errorf("%w: give a tag file, - for stdin, or --fleet", errUsage)
 	}
-	if *batch <= 0 {
+	// 0 stands for the backend's default only when --batch is not given.
+	if flagGiven(fs, "batch") && *batch <= 0 {
 		return fmt.Errorf("%w: --batch must be positive", errUsage)
 	}
 	if *fleetPath == "-" && len(rest) == 1 && rest[0] == "-" {
