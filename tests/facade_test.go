@@ -58,7 +58,7 @@ func TestOpenRoutesDSN(t *testing.T) {
 		}
 		s.Close()
 	}
-	for _, dsn := range []string{"postgres://localhost/x", "sqlite:"} {
+	for _, dsn := range []string{"postgres://localhost/x", "sqlite:", "mysql:root@tcp(127.0.0.1:3306)/x"} {
 		if _, err := ttprepo.Open(ctx, dsn); !errors.Is(err, ttprepo.ErrUnsupportedDSN) {
 			t.Errorf("Open(%q) = %v, want ErrUnsupportedDSN", dsn, err)
 		}

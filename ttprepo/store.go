@@ -37,7 +37,7 @@ type Store struct {
 //
 //   - "sqlite:PATH" or a bare PATH: an embedded SQLite file (created when
 //     missing), in WAL mode with foreign keys on for every pooled
-//     connection;
+//     connection; a bare PATH may not start with "mysql:";
 //   - "mysql://" followed by a go-sql-driver DSN, such as
 //     "mysql://root@tcp(127.0.0.1:3306)/ttp": MySQL or MariaDB, with the
 //     session forced to strict SQL mode, utf8mb4 and UTC.
@@ -53,6 +53,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	case strings.HasPrefix(dsn, "mysql://"):
 		dialect = MySQL
 		db, err = openMySQL(strings.TrimPrefix(dsn, "mysql://"))
+	case strings.HasPrefix(dsn, "mysql:"):
+		// Most likely "mysql:" with the slashes left out; opening it as a
+		// SQLite file of that name would only fail later, and obscurely.
+		// A file of that name stays reachable as sqlite:mysql:... or ./mysql:...
+		return nil, fmt.Errorf("%w: %q (a MySQL DSN starts with mysql://)", ErrUnsupportedDSN, dsn)
 	case strings.Contains(dsn, "://"):
 		return nil, fmt.Errorf("%w: %q (want sqlite:PATH, a path, or mysql://DSN)", ErrUnsupportedDSN, dsn)
 	default:
