@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,7 +59,19 @@ func TestOpenRoutesDSN(t *testing.T) {
 		}
 		s.Close()
 	}
-	for _, dsn := range []string{"postgres://localhost/x", "sqlite:", "mysql:root@tcp(127.0.0.1:3306)/x"} {
+	// A path is a file name as it stands: characters that mean something
+	// in a URI do not cut it short or turn into parameters.
+	for _, name := range []string{"h#1.db", "q?mode=ro.db", "p%41.db"} {
+		s, err := ttprepo.Open(ctx, "sqlite:"+filepath.Join(dir, name))
+		must(t, err, name)
+		_, err = s.Migrate(ctx)
+		must(t, err, name)
+		s.Close()
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("sqlite:%s did not create a file of that name: %v", name, err)
+		}
+	}
+	for _, dsn := range []string{"postgres://localhost/x", "sqlite:", "mysql:root@tcp(127.0.0.1:3306)/x", "MySQL:x"} {
 		if _, err := ttprepo.Open(ctx, dsn); !errors.Is(err, ttprepo.ErrUnsupportedDSN) {
 			t.Errorf("Open(%q) = %v, want ErrUnsupportedDSN", dsn, err)
 		}

@@ -93,7 +93,7 @@ func lockSQLiteMigrations(ctx context.Context, db *sql.DB) (func() error, error)
 	if path == "" {
 		return func() error { return nil }, nil
 	}
-	lockDB, err := sql.Open("sqlite", "file:"+path+"-migratelock?_pragma=busy_timeout("+fmt.Sprint(lockPoll.Milliseconds())+")")
+	lockDB, err := sql.Open("sqlite", "file:"+uriPathEscaper.Replace(path+"-migratelock")+"?_pragma=busy_timeout("+fmt.Sprint(lockPoll.Milliseconds())+")")
 	if err != nil {
 		return nil, fmt.Errorf("take migration lock: %w", err)
 	}

@@ -37,7 +37,8 @@ type Store struct {
 //
 //   - "sqlite:PATH" or a bare PATH: an embedded SQLite file (created when
 //     missing), in WAL mode with foreign keys on for every pooled
-//     connection; a bare PATH may not start with "mysql:";
+//     connection; PATH is a file name as it stands ("?", "#" and "%" are
+//     part of it), and a bare PATH may not start with "mysql:" in any case;
 //   - "mysql://" followed by a go-sql-driver DSN, such as
 //     "mysql://root@tcp(127.0.0.1:3306)/ttp": MySQL or MariaDB, with the
 //     session forced to strict SQL mode, utf8mb4 and UTC.
@@ -53,7 +54,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	case strings.HasPrefix(dsn, "mysql://"):
 		dialect = MySQL
 		db, err = openMySQL(strings.TrimPrefix(dsn, "mysql://"))
-	case strings.HasPrefix(dsn, "mysql:"):
+	case strings.HasPrefix(strings.ToLower(dsn), "mysql:"):
 		// Most likely "mysql:" with the slashes left out; opening it as a
 		// SQLite file of that name would only fail later, and obscurely.
 		// A file of that name stays reachable as sqlite:mysql:... or ./mysql:...
@@ -137,8 +138,13 @@ func SQLiteDSN(path string) string {
 	// up to its limit, per connection).
 	q.Add("_pragma", "cache_size(-16384)")
 	q.Set("_txlock", "immediate")
-	return "file:" + path + "?" + q.Encode()
+	return "file:" + uriPathEscaper.Replace(path) + "?" + q.Encode()
 }
+
+// uriPathEscaper escapes the characters that end or alter the path of a
+// SQLite "file:" URI, so that a file named "h#1.db" or "a?b.db" is that
+// file and not "h" or "a" with a query. SQLite decodes %HH in the path.
+var uriPathEscaper = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 
 func openSQLite(path string) (*sql.DB, error) {
 	if path == "" {

@@ -88,7 +88,7 @@ func fmtOpt(s *string) string {
 
 // sqlitePath returns the file path of a SQLite DSN as Open reads it.
 func sqlitePath(dsn string) (string, bool) {
-	if strings.HasPrefix(dsn, "mysql:") || strings.Contains(dsn, "://") {
+	if strings.HasPrefix(strings.ToLower(dsn), "mysql:") || strings.Contains(dsn, "://") {
 		return "", false
 	}
 	return strings.TrimPrefix(dsn, "sqlite:"), true
