@@ -344,7 +344,8 @@ func readBatches(ctx context.Context, r io.Reader, opt Options, out chan<- *batc
 			return fmt.Errorf("read line %d: %w", lr.n+1, err)
 		}
 		b.add(lr.n, line, tooLong, opt.MaxLineBytes)
-		if len(b.tags) >= opt.BatchSize || b.bytes >= maxBatchBytes || b.nLines >= 2*int64(opt.BatchSize) {
+		// nLines/2 rather than 2*BatchSize, which overflows for a huge BatchSize.
+		if len(b.tags) >= opt.BatchSize || b.bytes >= maxBatchBytes || b.nLines/2 >= int64(opt.BatchSize) {
 			if err := send(); err != nil {
 				return err
 			}

@@ -8,9 +8,13 @@ import (
 )
 
 // DefaultMaxLineBytes bounds one input line. A longer line is skipped
-// without being held in memory and reported as invalid; no valid tag
-// comes near it, since evidence is limited to [ttprepo.MaxEvidenceLen].
-const DefaultMaxLineBytes = 16 << 20
+// without being held in memory and reported as invalid. No valid tag comes
+// near it: evidence is limited to [ttprepo.MaxEvidenceLen] (1 MiB) and the
+// other fields to a few hundred characters each, a few KiB even with every
+// character written as a \u escape. A bound close to the largest valid
+// line also bounds memory: lines of 16 MiB, refused later for their
+// evidence, took ttpctl ingest to 241 MB resident under a 16 MiB bound.
+const DefaultMaxLineBytes = 2 << 20
 
 // lineReader yields the lines of a stream one at a time, of any length up
 // to max bytes, in memory bounded by max whatever the stream's size.

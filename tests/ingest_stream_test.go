@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/ttpstore/ttpstore/ingest"
 	"github.com/ttpstore/ttpstore/ttprepo"
@@ -366,4 +368,81 @@ func TestIngestDefaultBatchFollowsBackend(t *testing.T) {
 			t.Errorf("progress after %v tags, summary %+v; want after %d and %d", reports, sum, want, want+3)
 		}
 	})
+}
+
+// TestIngestHugeBatchSize: a batch size near the largest int is one
+// batch for a short stream, not one batch a line (twice the size would
+// overflow).
+func TestIngestHugeBatchSize(t *testing.T) {
+	s := openStore(t, freshSQLite(t))
+	fleet(t, s)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, tg := range goodBatch("huge-batch", 50) {
+		must(t, enc.Encode(tg))
+	}
+	reports := 0
+	sum, err := ingest.Tags(context.Background(), s, &buf, ingest.Options{BatchSize: math.MaxInt, Progress: func(ingest.Summary) { reports++ }})
+	must(t, err)
+	if reports != 1 || sum.Inserted != 50 {
+		t.Errorf("%d progress reports, summary %+v; want one batch of 50", reports, sum)
+	}
+}
+
+// asciiJSON writes s as a JSON string with every character outside ASCII
+// as \u escapes (two for a character outside the BMP): the longest way a
+// valid line can spell its text fields.
+func asciiJSON(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		if r < 0x80 && r >= 0x20 && r != '"' && r != '\\' {
+			b.WriteRune(r)
+			continue
+		}
+		for _, u := range utf16.Encode([]rune{r}) {
+			fmt.Fprintf(&b, `\u%04x`, u)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// TestIngestLongestValidLineFits: a tag with every field at its limit in
+// four-byte characters, each written as \u escapes, is within the default
+// line bound and is stored; the bound refuses only lines no valid tag has.
+func TestIngestLongestValidLineFits(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, freshSQLite(t))
+	r := "😀"
+	id := atLimit(r, ttprepo.MaxIDLen)
+	must(t, s.UpsertCampaign(ctx, ttprepo.Campaign{UUID: id}))
+	must(t, s.UpsertIdentity(ctx, ttprepo.Identity{UUID: id, CampaignID: &id}))
+	must(t, s.UpsertAttacker(ctx, ttprepo.Attacker{UUID: id, IP: id, IdentityID: &id}))
+	fields := []string{
+		`"uuid":` + asciiJSON(id),
+		`"source_kind":` + asciiJSON(atLimit(r, ttprepo.MaxIDLen)),
+		`"source_id":` + asciiJSON(atLimit(r, ttprepo.MaxSourceIDLen)),
+		`"attacker_uuid":` + asciiJSON(id),
+		`"identity_uuid":` + asciiJSON(id),
+		`"session_id":` + asciiJSON(atLimit(r, ttprepo.MaxSessionIDLen)),
+		`"decky_id":` + asciiJSON(atLimit(r, ttprepo.MaxSessionIDLen)),
+		`"tactic":"TA0006"`, `"technique_id":"T1110"`, `"sub_technique_id":"T1110.001"`,
+		`"confidence":1`,
+		`"rule_id":` + asciiJSON(atLimit(r, ttprepo.MaxIDLen)),
+		`"rule_version":2147483647`,
+		`"evidence":` + string(evidenceOfLen(`\ud83d\ude00`, ttprepo.MaxEvidenceLen)),
+		`"attack_release":` + asciiJSON(atLimit(r, ttprepo.MaxAttackReleaseLen)),
+		`"mitre_url":` + asciiJSON(atLimit(r, ttprepo.MaxMitreURLLen)),
+		`"created_at":"9999-12-31T23:59:59.999999Z"`,
+	}
+	line := "{" + strings.Join(fields, ",") + "}\n"
+	sum, err := ingest.Tags(ctx, s, strings.NewReader(line), ingest.Options{})
+	must(t, err)
+	if sum.Inserted != 1 {
+		t.Fatalf("a %d-byte line at every limit: summary %+v, want it stored", len(line), sum)
+	}
+	if len(line) > ingest.DefaultMaxLineBytes {
+		t.Errorf("the longest valid line has %d bytes, over the default bound %d", len(line), ingest.DefaultMaxLineBytes)
+	}
 }
