@@ -65,6 +65,13 @@ func (e *exitError) Error() string { return e.msg }
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	// The first interrupt asks the command to stop cleanly; once it has,
+	// the default action is back, so a second one ends the process even
+	// while a command waits on a stdin that sends nothing.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	os.Exit(run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}))
 }
 
