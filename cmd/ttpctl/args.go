@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"strings"
 )
 
 // parseArgs parses a command's flags wherever they stand among its
@@ -14,7 +16,12 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(discard{})
 	var rest []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			var b strings.Builder
+			fs.SetOutput(&b)
+			fs.PrintDefaults()
+			return nil, &helpError{flags: b.String()}
+		} else if err != nil {
 			return nil, fmt.Errorf("%w: %w", errUsage, err)
 		}
 		left := fs.Args()
@@ -28,6 +35,13 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = left[1:]
 	}
 }
+
+// helpError is -h or --help given to a command: it matches flag.ErrHelp
+// and carries the command's flags with their defaults, for the help text.
+type helpError struct{ flags string }
+
+func (h *helpError) Error() string        { return flag.ErrHelp.Error() }
+func (h *helpError) Is(target error) bool { return target == flag.ErrHelp }
 
 // discard swallows package flag's own messages: errors come back as
 // errUsage and are printed once, with the command's usage.

@@ -117,6 +117,9 @@ func run(ctx context.Context, args []string, e *env) int {
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		fmt.Fprintf(e.stdout, "usage: ttpctl [--db DSN] %s %s\n%s\n", c.name, c.usage, c.summary)
+		if he := (*helpError)(nil); errors.As(err, &he) && he.flags != "" {
+			fmt.Fprintf(e.stdout, "\nflags:\n%s", he.flags)
+		}
 		return 0
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		// Interrupted (Ctrl-C): what was committed stays, and running the

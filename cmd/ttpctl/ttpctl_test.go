@@ -342,3 +342,12 @@ func TestSampleIsTheCorpus(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandHelpListsFlags: -h on a command prints its usage and its
+// flags with their defaults, and exits 0.
+func TestCommandHelpListsFlags(t *testing.T) {
+	code, out, _ := ttpctl(t, "sqlite:"+t.TempDir()+"/h.db", "", "ingest", "--help")
+	if code != 0 || !strings.Contains(out, "flags:") || !strings.Contains(out, "-batch") || !strings.Contains(out, "default 20000 on SQLite") {
+		t.Errorf("ingest --help: exit %d, output %q; want the flags with their defaults, exit 0", code, out)
+	}
+}
