@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf16"
 
 	"github.com/ttpstore/ttpstore/ingest"
@@ -444,5 +445,38 @@ func TestIngestLongestValidLineFits(t *testing.T) {
 	}
 	if len(line) > ingest.DefaultMaxLineBytes {
 		t.Errorf("the longest valid line has %d bytes, over the default bound %d", len(line), ingest.DefaultMaxLineBytes)
+	}
+}
+
+// TestIngestCancelDuringSplitKeepsTheSum cancels, at many moments, an
+// ingest whose every batch holds an unknown attacker, so that most of its
+// time is spent writing halves of refused batches. Whenever it stops, the
+// summary must still add up and Inserted must match the store.
+func TestIngestCancelDuringSplitKeepsTheSum(t *testing.T) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for i, tg := range goodBatch("split-cancel", 3000) {
+		if i%50 == 49 {
+			tg.AttackerUUID = ptr("nobody")
+		}
+		must(t, enc.Encode(tg))
+	}
+	raw := buf.Bytes()
+	for i := range 12 {
+		s := openStore(t, freshSQLite(t))
+		fleet(t, s)
+		ctx, cancel := context.WithCancel(context.Background())
+		timer := time.AfterFunc(time.Duration(i)*3*time.Millisecond, cancel)
+		sum, err := ingest.Tags(ctx, s, bytes.NewReader(raw), ingest.Options{BatchSize: 500})
+		timer.Stop()
+		cancel()
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatalf("after %d ms: %v", i*3, err)
+		}
+		n, err := s.CountTags(context.Background())
+		must(t, err)
+		if sum.Lines != sum.Blank+sum.Invalid+sum.BelowFloor+sum.AlreadyPresent+sum.Inserted || n != sum.Inserted {
+			t.Errorf("stopped after %d ms: summary %+v, store %d: the counts do not add up", i*3, sum, n)
+		}
 	}
 }
