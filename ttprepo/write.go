@@ -286,12 +286,24 @@ func (s *Store) tryTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return err
+		return withContextErr(ctx, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return withContextErr(ctx, fmt.Errorf("commit: %w", err))
 	}
 	return nil
+}
+
+// withContextErr makes err match ctx's error when ctx ended: once it does,
+// database/sql rolls the transaction back and closes its statements, and
+// the next call fails with "statement is closed" or "transaction has
+// already been committed or rolled back", which says nothing of the
+// cancellation a caller checks for with errors.Is.
+func withContextErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %w", cerr, err)
+	}
+	return err
 }
 
 // missingAnchor finds, among the tags from the failed statement onwards,
