@@ -50,20 +50,18 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		dialect Dialect
 		err     error
 	)
+	path, isSQLite := SQLitePath(dsn)
 	switch {
+	case isSQLite:
+		dialect = SQLite
+		db, err = openSQLite(path)
 	case strings.HasPrefix(dsn, "mysql://"):
 		dialect = MySQL
 		db, err = openMySQL(strings.TrimPrefix(dsn, "mysql://"))
 	case strings.HasPrefix(strings.ToLower(dsn), "mysql:"):
-		// Most likely "mysql:" with the slashes left out; opening it as a
-		// SQLite file of that name would only fail later, and obscurely.
-		// A file of that name stays reachable as sqlite:mysql:... or ./mysql:...
 		return nil, fmt.Errorf("%w: %q (a MySQL DSN starts with mysql://)", ErrUnsupportedDSN, dsn)
-	case strings.Contains(dsn, "://"):
-		return nil, fmt.Errorf("%w: %q (want sqlite:PATH, a path, or mysql://DSN)", ErrUnsupportedDSN, dsn)
 	default:
-		dialect = SQLite
-		db, err = openSQLite(strings.TrimPrefix(dsn, "sqlite:"))
+		return nil, fmt.Errorf("%w: %q (want sqlite:PATH, a path, or mysql://DSN)", ErrUnsupportedDSN, dsn)
 	}
 	if err != nil {
 		return nil, err
@@ -112,6 +110,18 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // Dialect reports which database the store runs on.
 func (s *Store) Dialect() Dialect { return s.dialect }
+
+// SQLitePath returns the file path of a DSN that [Open] reads as SQLite,
+// and false for any other DSN. A DSN starting with "mysql:" in any case is
+// never a path: it is most likely "mysql://" with the slashes left out,
+// and opening it as a file would only fail later, and obscurely; a file of
+// that name stays reachable as sqlite:mysql:... or ./mysql:...
+func SQLitePath(dsn string) (string, bool) {
+	if strings.HasPrefix(strings.ToLower(dsn), "mysql:") || strings.Contains(dsn, "://") {
+		return "", false
+	}
+	return strings.TrimPrefix(dsn, "sqlite:"), true
+}
 
 // SQLiteDSN returns the modernc.org/sqlite DSN Open uses for a file:
 // pragmas given in the DSN are applied by the driver to every new

@@ -29,7 +29,7 @@ func openExistingStore(ctx context.Context, e *env) (*ttprepo.Store, error) {
 }
 
 func openStoreMode(ctx context.Context, e *env, mustExist bool) (*ttprepo.Store, error) {
-	if path, ok := sqlitePath(e.dsn); ok && mustExist && path != ":memory:" {
+	if path, ok := ttprepo.SQLitePath(e.dsn); ok && mustExist && path != ":memory:" {
 		if _, err := os.Stat(path); err != nil {
 			return nil, fmt.Errorf("no database at %s: create it with 'ttpctl --db %s migrate up' or 'ttpctl ingest'", path, e.dsn)
 		}
@@ -84,12 +84,4 @@ func fmtOpt(s *string) string {
 		return "-"
 	}
 	return *s
-}
-
-// sqlitePath returns the file path of a SQLite DSN as Open reads it.
-func sqlitePath(dsn string) (string, bool) {
-	if strings.HasPrefix(strings.ToLower(dsn), "mysql:") || strings.Contains(dsn, "://") {
-		return "", false
-	}
-	return strings.TrimPrefix(dsn, "sqlite:"), true
 }
