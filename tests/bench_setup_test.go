@@ -356,9 +356,10 @@ func (l latencies) report(b *testing.B) {
 }
 
 // withPragmas returns dsn with each of pragmas ("name(value)") in place of
-// a pragma of the same name already in it. The driver runs a DSN's
-// pragmas in order, so an appended duplicate would not win: the earlier
-// setting was seen to stay in force.
+// a pragma of the same name already in it. modernc.org/sqlite runs a
+// DSN's pragmas sorted by their text (busy_timeout first), not in the
+// order given, so of two with the same name the one whose value sorts
+// last would win, not the one appended.
 func withPragmas(dsn string, pragmas []string) string {
 	path, rawQuery, _ := strings.Cut(dsn, "?")
 	q, err := url.ParseQuery(rawQuery)
