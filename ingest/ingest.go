@@ -22,8 +22,8 @@ const (
 	// write far less: 45.5 s with batches of 5,000, 39.8 s with 10,000 and
 	// 35.5 s with 20,000 (peak RSS 83, 91 and 126 MB).
 	//
-	// MariaDB (10.11, 128 MiB buffer pool) went the other way: 57.0 s with
-	// 2,000 or 5,000 and 67.1 s with 20,000.
+	// MariaDB (10.11, 128 MiB buffer pool) went the other way: 58.0 s with
+	// 2,000, 56.9 and 57.6 s with 5,000, 67.2 and 67.0 s with 20,000.
 	DefaultSQLiteBatchSize = 20000
 	DefaultMySQLBatchSize  = 5000
 
@@ -33,7 +33,7 @@ const (
 
 	// maxBatchBytes also ends a batch, so that a stream of large lines
 	// holds no more than this much line data at once. Typical lines (about
-	// 640 bytes) fill a batch of DefaultBatchSize tags well before it.
+	// 640 bytes) fill a batch of either default size well before it.
 	maxBatchBytes = 16 << 20
 )
 
