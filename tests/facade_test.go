@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -320,6 +321,51 @@ func TestDrillDownFindsTagAtLatestInstant(t *testing.T) {
 		if len(page.Tags) != 2 || !page.Tags[0].CreatedAt.Equal(last) {
 			t.Fatalf("page holds %d tags (first at %v), want 2 with the latest first", len(page.Tags), page.Tags)
 		}
+	})
+}
+
+// TestStatsExactAtEverySchemaVersion writes a new tag and a replay at each
+// schema version from the latest down to 00002 (the first with the stats
+// triggers) and back up, and checks after each step that the fleet counts
+// hold every tag once and only once, and that a replay, even a later one,
+// neither counts nor moves last_seen. Whatever keeps the counts must do so
+// at every version a database can be migrated to.
+func TestStatsExactAtEverySchemaVersion(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *ttprepo.Store) {
+		ctx := context.Background()
+		fleet(t, s)
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		written := 0
+		check := func(step string) {
+			t.Helper()
+			tg := tag(fmt.Sprintf("at-%s", step), 0.9, at.Add(time.Duration(written)*time.Hour))
+			n, err := s.InsertTags(ctx, []ttprepo.Tag{tg})
+			must(t, err, step)
+			// The same tag again, later: a replay, neither counted nor
+			// moving last_seen.
+			replay := tg
+			replay.CreatedAt = tg.CreatedAt.Add(1000 * time.Hour)
+			m, err := s.InsertTags(ctx, []ttprepo.Tag{replay})
+			must(t, err, step)
+			written++
+			rows, err := s.ListDistinctTechniques(ctx)
+			must(t, err, step)
+			if n != 1 || m != 0 || len(rows) != 1 || rows[0].Count != int64(written) || !rows[0].LastSeen.Equal(tg.CreatedAt) {
+				t.Fatalf("%s: inserted %d then %d; fleet techniques %+v, want one row counting %d tags, last seen %s",
+					step, n, m, rows, written, tg.CreatedAt)
+			}
+		}
+		v := latestVersion(t, s.Dialect())
+		check(fmt.Sprintf("v%d", v))
+		for v > 2 {
+			var err error
+			v, err = s.MigrateDown(ctx)
+			must(t, err)
+			check(fmt.Sprintf("down-v%d", v))
+		}
+		_, err := s.Migrate(ctx)
+		must(t, err)
+		check("up")
 	})
 }
 
