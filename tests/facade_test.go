@@ -72,7 +72,7 @@ func TestOpenRoutesDSN(t *testing.T) {
 			t.Errorf("sqlite:%s did not create a file of that name: %v", name, err)
 		}
 	}
-	for _, dsn := range []string{"postgres://localhost/x", "sqlite:", "mysql:root@tcp(127.0.0.1:3306)/x", "MySQL:x"} {
+	for _, dsn := range []string{"postgres://localhost/x", "sqlite:", "mysql:root@tcp(127.0.0.1:3306)/x", "MySQL:x", "mysql//root@tcp(127.0.0.1:3306)/x", "MYSQL//x"} {
 		if _, err := ttprepo.Open(ctx, dsn); !errors.Is(err, ttprepo.ErrUnsupportedDSN) {
 			t.Errorf("Open(%q) = %v, want ErrUnsupportedDSN", dsn, err)
 		}

@@ -58,7 +58,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	case strings.HasPrefix(dsn, "mysql://"):
 		dialect = MySQL
 		db, err = openMySQL(strings.TrimPrefix(dsn, "mysql://"))
-	case strings.HasPrefix(strings.ToLower(dsn), "mysql:"):
+	case mistypedMySQL(dsn):
 		return nil, fmt.Errorf("%w: %q (a MySQL DSN starts with mysql://)", ErrUnsupportedDSN, dsn)
 	default:
 		return nil, fmt.Errorf("%w: %q (want sqlite:PATH, a path, or mysql://DSN)", ErrUnsupportedDSN, dsn)
@@ -112,15 +112,22 @@ func (s *Store) DB() *sql.DB { return s.db }
 func (s *Store) Dialect() Dialect { return s.dialect }
 
 // SQLitePath returns the file path of a DSN that [Open] reads as SQLite,
-// and false for any other DSN. A DSN starting with "mysql:" in any case is
-// never a path: it is most likely "mysql://" with the slashes left out,
-// and opening it as a file would only fail later, and obscurely; a file of
-// that name stays reachable as sqlite:mysql:... or ./mysql:...
+// and false for any other DSN. A DSN starting with "mysql:" or "mysql//"
+// in any case is never a path: it is most likely "mysql://" with the
+// slashes or the colon left out, and opening it as a file would only fail
+// later, and obscurely; a file of that name stays reachable as
+// sqlite:mysql... or ./mysql...
 func SQLitePath(dsn string) (string, bool) {
-	if strings.HasPrefix(strings.ToLower(dsn), "mysql:") || strings.Contains(dsn, "://") {
+	if mistypedMySQL(dsn) || strings.Contains(dsn, "://") {
 		return "", false
 	}
 	return strings.TrimPrefix(dsn, "sqlite:"), true
+}
+
+// mistypedMySQL reports a DSN that starts like mysql:// but is not it.
+func mistypedMySQL(dsn string) bool {
+	l := strings.ToLower(dsn)
+	return !strings.HasPrefix(dsn, "mysql://") && (strings.HasPrefix(l, "mysql:") || strings.HasPrefix(l, "mysql//"))
 }
 
 // SQLiteDSN returns the modernc.org/sqlite DSN Open uses for a file:
