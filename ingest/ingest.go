@@ -265,6 +265,9 @@ func Fleet(ctx context.Context, s *ttprepo.Store, r io.Reader) (FleetSummary, er
 // batch already committed, so that Inserted always matches the store and
 // the Summary's sum still holds).
 //
+// When ctx ends, Tags returns without waiting for a read from r in
+// progress; that one read may still complete after Tags has returned.
+//
 // The next batch is read and parsed while the previous one is written,
 // so that parsing (on SQLite it takes about 40% as much CPU as the
 // write) overlaps the database's share; at most two batches are held at
@@ -293,15 +296,24 @@ func Tags(ctx context.Context, s *ttprepo.Store, r io.Reader, opt Options) (Summ
 
 	// An empty list, not nil, so that JSON shows [] rather than null.
 	w := &batchWriter{s: s, opt: opt, sum: Summary{InvalidLines: []LineError{}}}
-	for b := range batches {
-		if err := w.write(ctx, b); err != nil {
-			cancel()
-			for range batches {
+	for {
+		var b *batch
+		select {
+		case next, ok := <-batches:
+			if !ok {
+				return w.sum, readErr
 			}
+			b = next
+		case <-ctx.Done():
+			// The reader may be blocked in a read that is not coming back
+			// (a terminal or pipe that sends nothing): it is left to end
+			// on its own, and sends nothing more once that read returns.
+			return w.sum, ctx.Err()
+		}
+		if err := w.write(ctx, b); err != nil {
 			return w.sum, err
 		}
 	}
-	return w.sum, readErr
 }
 
 // batch is a run of consecutive lines: the kept tags among them, with the

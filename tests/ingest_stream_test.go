@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"reflect"
@@ -355,6 +356,55 @@ func TestIngestStopsOnCancel(t *testing.T) {
 	must(t, err)
 	if n != sum.Inserted || sum.Inserted == 0 || sum.Lines >= 1656 {
 		t.Errorf("stored %d, summary %+v: want the summary's inserted count, stopped early", n, sum)
+	}
+}
+
+// TestIngestStopsOnCancelWhileInputIdle: a stream that has sent some
+// lines and then nothing more (a terminal, a pipe whose writer waits)
+// still stops the ingest once ctx ends. The batch is larger than what was
+// sent, so the reader holds every line and waits for more; before, Tags
+// waited with it, for a read that never returned.
+func TestIngestStopsOnCancelWhileInputIdle(t *testing.T) {
+	s := openStore(t, freshSQLite(t))
+	ingestCorpusFleet(t, s)
+	raw, err := os.ReadFile(corpusDir + "tags.jsonl")
+	must(t, err)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	sent := make(chan struct{})
+	go func() {
+		pw.Write(raw) // returns once the reader has taken all of it
+		close(sent)
+	}()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		sum ingest.Summary
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sum, err := ingest.Tags(ctx, s, pr, ingest.Options{BatchSize: 100000})
+		done <- result{sum, err}
+	}()
+	<-sent
+	cancel()
+	// A hang guard, not a measurement.
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("ingest still waiting on an idle input a minute after its context ended")
+	}
+	if !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", r.err)
+	}
+	checkBalance(t, r.sum)
+	n, err := s.CountTags(context.Background())
+	must(t, err)
+	if n != 0 || r.sum.Inserted != 0 {
+		t.Errorf("stored %d, summary %+v: want nothing written, as no batch was complete", n, r.sum)
 	}
 }
 
