@@ -265,8 +265,10 @@ func Fleet(ctx context.Context, s *ttprepo.Store, r io.Reader) (FleetSummary, er
 // batch already committed, so that Inserted always matches the store and
 // the Summary's sum still holds).
 //
-// When ctx ends, Tags returns without waiting for a read from r in
-// progress; that one read may still complete after Tags has returned.
+// Tags returns, when ctx ends or on an error, without waiting for a read
+// from r in progress (input that sends nothing would hold it forever);
+// that one read may still complete after Tags has returned, and no other
+// read of r starts.
 //
 // The next batch is read and parsed while the previous one is written,
 // so that parsing (on SQLite it takes about 40% as much CPU as the
@@ -316,6 +318,21 @@ func Tags(ctx context.Context, s *ttprepo.Store, r io.Reader, opt Options) (Summ
 	}
 }
 
+// ctxReader stops reading once ctx has ended, so that after Tags returns
+// (it cancels ctx first) its reader goroutine makes no new read of r: only
+// a read already in progress can still complete.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
 // batch is a run of consecutive lines: the kept tags among them, with the
 // line each came from, and the counts of the others.
 type batch struct {
@@ -334,7 +351,7 @@ type batch struct {
 // that a long run of lines that are not kept still reports progress and
 // keeps its list of refused lines short.
 func readBatches(ctx context.Context, r io.Reader, opt Options, out chan<- *batch) error {
-	lr := newLineReader(r, opt.MaxLineBytes)
+	lr := newLineReader(ctxReader{ctx, r}, opt.MaxLineBytes)
 	b := &batch{}
 	send := func() error {
 		select {

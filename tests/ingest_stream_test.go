@@ -11,6 +11,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf16"
@@ -405,6 +406,42 @@ func TestIngestStopsOnCancelWhileInputIdle(t *testing.T) {
 	must(t, err)
 	if n != 0 || r.sum.Inserted != 0 {
 		t.Errorf("stored %d, summary %+v: want nothing written, as no batch was complete", n, r.sum)
+	}
+}
+
+// countingReader hands out at most 700 bytes a read and counts its reads.
+type countingReader struct {
+	r     io.Reader
+	reads atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	c.reads.Add(1)
+	return c.r.Read(p[:min(len(p), 700)])
+}
+
+// TestIngestReadsNothingAfterReturn: once Tags has returned early (here
+// cancelled after its first batch, with much of the stream left), its
+// reader goroutine starts no new read of the input, which the caller may
+// then use again. Only a read already in progress may still complete.
+func TestIngestReadsNothingAfterReturn(t *testing.T) {
+	s := openStore(t, freshSQLite(t))
+	ingestCorpusFleet(t, s)
+	raw, err := os.ReadFile(corpusDir + "tags.jsonl")
+	must(t, err)
+	cr := &countingReader{r: bytes.NewReader(bytes.Repeat(raw, 20))}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err = ingest.Tags(ctx, s, cr, ingest.Options{BatchSize: 2000, Progress: func(ingest.Summary) { cancel() }})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	atReturn := cr.reads.Load()
+	// Give a reader that went on reading time to show it; one that
+	// stopped shows nothing however long this is.
+	time.Sleep(300 * time.Millisecond)
+	if later := cr.reads.Load() - atReturn; later > 1 {
+		t.Errorf("%d reads of the input after Tags returned, want at most the one in progress", later)
 	}
 }
 
