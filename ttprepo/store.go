@@ -38,7 +38,8 @@ type Store struct {
 //   - "sqlite:PATH" or a bare PATH: an embedded SQLite file (created when
 //     missing), in WAL mode with foreign keys on for every pooled
 //     connection; PATH is a file name as it stands ("?", "#" and "%" are
-//     part of it), and a bare PATH may not start with "mysql:" in any case;
+//     part of it), and a bare PATH may not start with "mysql:" or "mysql//"
+//     in any case (see [SQLitePath]);
 //   - "mysql://" followed by a go-sql-driver DSN, such as
 //     "mysql://root@tcp(127.0.0.1:3306)/ttp": MySQL or MariaDB, with the
 //     session forced to strict SQL mode, utf8mb4 and UTC.
