@@ -299,21 +299,19 @@ func Tags(ctx context.Context, s *ttprepo.Store, r io.Reader, opt Options) (Summ
 	// An empty list, not nil, so that JSON shows [] rather than null.
 	w := &batchWriter{s: s, opt: opt, sum: Summary{InvalidLines: []LineError{}}}
 	for {
-		var b *batch
 		select {
-		case next, ok := <-batches:
+		case b, ok := <-batches:
 			if !ok {
 				return w.sum, readErr
 			}
-			b = next
+			if err := w.write(ctx, b); err != nil {
+				return w.sum, err
+			}
 		case <-ctx.Done():
 			// The reader may be blocked in a read that is not coming back
 			// (a terminal or pipe that sends nothing): it is left to end
 			// on its own, and sends nothing more once that read returns.
 			return w.sum, ctx.Err()
-		}
-		if err := w.write(ctx, b); err != nil {
-			return w.sum, err
 		}
 	}
 }
