@@ -23,7 +23,7 @@ type mysqlBackend struct {
 	q *mysqldb.Queries
 }
 
-func newMySQLBackend(db *sql.DB) *mysqlBackend {
+func newMySQLBackend(db mysqldb.DBTX) *mysqlBackend {
 	return &mysqlBackend{q: mysqldb.New(db)}
 }
 

@@ -32,7 +32,7 @@ type sqliteBackend struct {
 	q *sqlitedb.Queries
 }
 
-func newSQLiteBackend(db *sql.DB) *sqliteBackend {
+func newSQLiteBackend(db sqlitedb.DBTX) *sqliteBackend {
 	return &sqliteBackend{q: sqlitedb.New(db)}
 }
 

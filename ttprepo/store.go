@@ -30,7 +30,8 @@ type Store struct {
 	db      *sql.DB
 	dialect Dialect
 	b       backend
-	owned   bool // Close closes db only when Open created it
+	stmts   *preparedDB // what b's pooled queries run on
+	owned   bool        // Close closes db only when Open created it
 }
 
 // Open opens a store from a DSN:
@@ -86,24 +87,28 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 // strict, utf8mb4 and UTC. The caller keeps ownership: [Store.Close] does
 // not close db.
 func OpenDB(db *sql.DB, dialect Dialect) (*Store, error) {
+	stmts := newPreparedDB(db)
 	var b backend
 	switch dialect {
 	case SQLite:
-		b = newSQLiteBackend(db)
+		b = newSQLiteBackend(stmts)
 	case MySQL:
-		b = newMySQLBackend(db)
+		b = newMySQLBackend(stmts)
 	default:
 		return nil, fmt.Errorf("%w: dialect %q", ErrUnsupportedDSN, dialect)
 	}
-	return &Store{db: db, dialect: dialect, b: b}, nil
+	return &Store{db: db, dialect: dialect, b: b, stmts: stmts}, nil
 }
 
-// Close closes the database if [Open] opened it.
+// Close releases the statements the store prepared, and closes the
+// database if [Open] opened it. A store from [OpenDB] still works after
+// Close, on unprepared statements, for as long as its database is open.
 func (s *Store) Close() error {
+	err := s.stmts.close()
 	if s.owned {
-		return s.db.Close()
+		err = errors.Join(err, s.db.Close())
 	}
-	return nil
+	return err
 }
 
 // DB returns the underlying database, for callers that need raw access.
