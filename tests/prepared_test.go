@@ -107,8 +107,9 @@ func countingDB(t *testing.T, dsn string) (*sql.DB, *countingConnector, ttprepo.
 }
 
 // TestRollupsReuseStatements checks that the store prepares each rollup
-// once and runs it again on the same statement, that the answers through
-// those statements are the golden ones, and that Close releases them.
+// and drill-down query once and runs it again on the same statement, that
+// the answers through those statements are the golden ones, and that
+// Close releases them.
 func TestRollupsReuseStatements(t *testing.T) {
 	want := loadExpected(t)
 	for _, b := range backends(t) {
@@ -124,26 +125,47 @@ func TestRollupsReuseStatements(t *testing.T) {
 			s, err := ttprepo.OpenDB(db, dialect)
 			must(t, err)
 
+			// page reads the first page of a rollup row's tags, which
+			// holds all of them or a full page.
+			page := func(what string, kind ttprepo.ScopeKind, id, technique string, sub *string, count int64) {
+				p, err := s.ListTags(ctx, ttprepo.TagQuery{Scope: ttprepo.Scope{Kind: kind, ID: id}, TechniqueID: technique, SubTechniqueID: sub})
+				must(t, err)
+				if want := min(count, ttprepo.DefaultTagPageSize); int64(len(p.Tags)) != want {
+					t.Errorf("%s %s: first page has %d tags, want %d", what, technique, len(p.Tags), want)
+				}
+			}
 			round := func(name string) {
 				for id, rows := range want.ByIdentity {
 					got, err := s.ListTechniquesByIdentity(ctx, id)
 					must(t, err)
 					compare(t, name+" identity "+id, got, rows)
+					if len(rows) > 0 {
+						page(name+" identity "+id, ttprepo.ScopeIdentity, id, rows[0].TechniqueID, rows[0].SubTechniqueID, rows[0].Count)
+					}
 				}
 				for id, rows := range want.ByAttacker {
 					got, err := s.ListTechniquesByAttacker(ctx, id)
 					must(t, err)
 					compare(t, name+" attacker "+id, got, rows)
+					if len(rows) > 0 {
+						page(name+" attacker "+id, ttprepo.ScopeAttacker, id, rows[0].TechniqueID, rows[0].SubTechniqueID, rows[0].Count)
+					}
 				}
 				for id, rows := range want.BySession {
 					got, err := s.ListTechniquesBySession(ctx, id)
 					must(t, err)
 					compare(t, name+" session "+id, got, rows)
+					if len(rows) > 0 {
+						page(name+" session "+id, ttprepo.ScopeSession, id, rows[0].TechniqueID, rows[0].SubTechniqueID, rows[0].Count)
+					}
 				}
 				for id, rows := range want.ByCampaign {
 					got, err := s.ListTechniquesByCampaign(ctx, id)
 					must(t, err)
 					compare(t, name+" campaign "+id, got, rows)
+					if len(rows) > 0 {
+						page(name+" campaign "+id, ttprepo.ScopeCampaign, id, rows[0].TechniqueID, rows[0].SubTechniqueID, rows[0].Count)
+					}
 				}
 				for id, rows := range want.DeckyPhases {
 					got, err := s.ListDeckyPhases(ctx, id)
@@ -157,8 +179,8 @@ func TestRollupsReuseStatements(t *testing.T) {
 
 			round("first")
 			first := counts.prepared.Load()
-			if first == 0 || first > 6 {
-				t.Fatalf("first round prepared %d statements, want 1 to 6 (one per rollup query)", first)
+			if first == 0 || first > 10 {
+				t.Fatalf("first round prepared %d statements, want 1 to 10 (one per rollup and drill-down query)", first)
 			}
 			round("second")
 			if again := counts.prepared.Load() - first; again != 0 {

@@ -116,7 +116,7 @@ func (s *Store) tagPage(ctx context.Context, pq tagPageQuery) (TagPage, error) {
 	// last page never hands out a cursor to an empty one.
 	want := pq.limit
 	pq.limit++
-	tags, err := s.b.tagPage(ctx, s.db, pq)
+	tags, err := s.b.tagPage(ctx, s.stmts, pq)
 	if err != nil {
 		return TagPage{}, fmt.Errorf("tags of %s: %w", pq.scope, err)
 	}
