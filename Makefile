@@ -50,6 +50,7 @@ bench:
 	$(GO) test -run '^$$' -bench '^BenchmarkIngest$$' -benchtime=1x -timeout 60m $(BENCHFLAGS) ./tests
 	$(GO) test -run '^$$' -bench '^BenchmarkQuery$$' -benchtime=2000x -timeout 60m $(BENCHFLAGS) ./tests
 	$(GO) test -run '^$$' -bench '^BenchmarkFlatness$$' -benchtime=2000x -timeout 60m $(BENCHFLAGS) ./tests
+	$(GO) test -run '^$$' -bench '^BenchmarkPreparedStatements$$' -benchtime=2000x -timeout 60m $(BENCHFLAGS) ./tests
 
 ## demo: the main job on an embedded SQLite database.
 demo:
