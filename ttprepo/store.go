@@ -84,8 +84,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 // OpenDB wraps a database the caller opened. For SQLite, open it with
 // [SQLiteDSN] so that every pooled connection has foreign keys on and a
 // busy timeout; for MySQL, with [MySQLConnector] so that every session is
-// strict, utf8mb4 and UTC. The caller keeps ownership: [Store.Close] does
-// not close db.
+// strict, utf8mb4 and UTC. The caller keeps ownership: [Store.Close]
+// releases the statements the store prepared on db but does not close db.
 func OpenDB(db *sql.DB, dialect Dialect) (*Store, error) {
 	stmts := newPreparedDB(db)
 	var b backend
