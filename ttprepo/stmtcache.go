@@ -76,58 +76,87 @@ func (c *stmtCache) close() {
 // statement again on each pooled connection it runs on, so one entry
 // serves every connection. The query texts are the generated constants,
 // so the map stays as small as the db/ packages.
+//
+// A statement is closed only once no call is starting on it: close may
+// run while other goroutines are in the middle of a call. A call that
+// finds the cache closed, or cannot prepare (a server at its limit of
+// prepared statements, say), runs its query unprepared, as the pool
+// would without this type.
 type preparedDB struct {
 	db *sql.DB
 
-	mu     sync.RWMutex
-	stmts  map[string]*sql.Stmt
+	mu     sync.Mutex
+	stmts  map[string]*preparedStmt
 	closed bool
 }
 
-func newPreparedDB(db *sql.DB) *preparedDB {
-	return &preparedDB{db: db, stmts: map[string]*sql.Stmt{}}
+// preparedStmt is a cached statement and the number of calls starting on
+// it; after close, the last of them closes it.
+type preparedStmt struct {
+	s     *sql.Stmt
+	users int
 }
 
-// stmt returns the statement for query, preparing it on first use. It
-// returns nil, nil once close has run: the caller then runs query
-// unprepared, as the pool would without this type.
-func (p *preparedDB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	p.mu.RLock()
-	s, ok := p.stmts[query]
-	closed := p.closed
-	p.mu.RUnlock()
-	if ok || closed {
-		return s, nil
+func newPreparedDB(db *sql.DB) *preparedDB {
+	return &preparedDB{db: db, stmts: map[string]*preparedStmt{}}
+}
+
+// acquire returns the statement for query, preparing it on first use, and
+// counts the caller as one of its users until release. It returns nil
+// when the query is to run unprepared.
+func (p *preparedDB) acquire(ctx context.Context, query string) *preparedStmt {
+	p.mu.Lock()
+	if e, ok := p.stmts[query]; ok || p.closed {
+		if ok {
+			e.users++
+		}
+		p.mu.Unlock()
+		return e
 	}
+	p.mu.Unlock()
+
 	// Prepared outside the lock: preparing may wait for a pooled
 	// connection, and other queries should not wait behind it.
 	s, err := p.db.PrepareContext(ctx, query)
 	if err != nil {
-		return nil, err
+		return nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		s.Close()
-		return nil, nil
+		return nil
 	}
-	if first, ok := p.stmts[query]; ok {
+	e, ok := p.stmts[query]
+	if ok {
 		s.Close() // another call prepared it meanwhile
-		return first, nil
+	} else {
+		e = &preparedStmt{s: s}
+		p.stmts[query] = e
 	}
-	p.stmts[query] = s
-	return s, nil
+	e.users++
+	return e
+}
+
+// release ends a call that acquire counted. Once database/sql has
+// started a query, the statement may be closed under it: the rows keep
+// their connection's statement until they are closed.
+func (p *preparedDB) release(e *preparedStmt) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e.users--
+	if p.closed && e.users == 0 {
+		e.s.Close()
+	}
 }
 
 func (p *preparedDB) ExecContext(ctx context.Context, query string, args ...interface{}) (sql.Result, error) {
-	s, err := p.stmt(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	if s == nil {
+	e := p.acquire(ctx, query)
+	if e == nil {
 		return p.db.ExecContext(ctx, query, args...)
 	}
-	return s.ExecContext(ctx, args...)
+	defer p.release(e)
+	return e.s.ExecContext(ctx, args...)
 }
 
 func (p *preparedDB) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
@@ -135,32 +164,33 @@ func (p *preparedDB) PrepareContext(ctx context.Context, query string) (*sql.Stm
 }
 
 func (p *preparedDB) QueryContext(ctx context.Context, query string, args ...interface{}) (*sql.Rows, error) {
-	s, err := p.stmt(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	if s == nil {
+	e := p.acquire(ctx, query)
+	if e == nil {
 		return p.db.QueryContext(ctx, query, args...)
 	}
-	return s.QueryContext(ctx, args...)
+	defer p.release(e)
+	return e.s.QueryContext(ctx, args...)
 }
 
 func (p *preparedDB) QueryRowContext(ctx context.Context, query string, args ...interface{}) *sql.Row {
-	s, err := p.stmt(ctx, query)
-	if err != nil || s == nil {
-		// As in stmtCache: the unprepared path reports the error.
+	e := p.acquire(ctx, query)
+	if e == nil {
 		return p.db.QueryRowContext(ctx, query, args...)
 	}
-	return s.QueryRowContext(ctx, args...)
+	defer p.release(e)
+	return e.s.QueryRowContext(ctx, args...)
 }
 
-// close closes every statement; later calls run unprepared.
+// close closes every statement no call is starting on, and leaves the
+// others to the last of their calls; later calls run unprepared.
 func (p *preparedDB) close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var errs []error
-	for _, s := range p.stmts {
-		errs = append(errs, s.Close())
+	for _, e := range p.stmts {
+		if e.users == 0 {
+			errs = append(errs, e.s.Close())
+		}
 	}
 	clear(p.stmts)
 	p.closed = true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -56,5 +57,61 @@ func TestPreparedDBFirstUseRace(t *testing.T) {
 	}
 	if n := len(p.stmts); n != 0 {
 		t.Errorf("a call after close kept %d statements, want 0", n)
+	}
+}
+
+// TestPreparedDBCloseDuringCall closes the cache between a call's acquire
+// and its use of the statement, the window in which a concurrent Close
+// used to hand the call a closed statement: the call must still run, and
+// the statement must be closed once the call releases it.
+func TestPreparedDBCloseDuringCall(t *testing.T) {
+	db, err := sql.Open("sqlite", SQLiteDSN(filepath.Join(t.TempDir(), "p.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p := newPreparedDB(db)
+	ctx := context.Background()
+	const query = "SELECT ?1 * 2"
+
+	e := p.acquire(ctx, query)
+	if e == nil {
+		t.Fatal("acquire on an open cache returned no statement")
+	}
+	if err := p.close(); err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	if err := e.s.QueryRowContext(ctx, 21).Scan(&got); err != nil || got != 42 {
+		t.Fatalf("call in progress across close: got %d, %v; want 42, nil", got, err)
+	}
+	p.release(e)
+	if err := e.s.QueryRowContext(ctx, 21).Scan(&got); err == nil {
+		t.Error("the statement still runs after its last user released it: it was not closed")
+	}
+	if e := p.acquire(ctx, query); e != nil {
+		t.Error("acquire after close returned a statement; want nil (run unprepared)")
+	}
+	if err := p.QueryRowContext(ctx, query, 5).Scan(&got); err != nil || got != 10 {
+		t.Errorf("after close: got %d, %v; want 10, nil", got, err)
+	}
+}
+
+// TestPreparedDBPrepareFailsRunsUnprepared: a query that cannot be
+// prepared is run as text, so the caller sees the database's own error,
+// and nothing is cached for it.
+func TestPreparedDBPrepareFailsRunsUnprepared(t *testing.T) {
+	db, err := sql.Open("sqlite", SQLiteDSN(filepath.Join(t.TempDir(), "p.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p := newPreparedDB(db)
+	_, err = p.QueryContext(context.Background(), "SELECT * FROM no_such_table")
+	if err == nil || !strings.Contains(err.Error(), "no_such_table") {
+		t.Errorf("got %v, want the database's error naming no_such_table", err)
+	}
+	if n := len(p.stmts); n != 0 {
+		t.Errorf("%d statements cached for a query that failed to prepare", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
@@ -32,6 +33,9 @@ type Store struct {
 	b       backend
 	stmts   *preparedDB // what b's pooled queries run on
 	owned   bool        // Close closes db only when Open created it
+	// release closes stmts once the store is garbage, for a store from
+	// OpenDB that its caller drops without Close.
+	release runtime.Cleanup
 }
 
 // Open opens a store from a DSN:
@@ -97,13 +101,19 @@ func OpenDB(db *sql.DB, dialect Dialect) (*Store, error) {
 	default:
 		return nil, fmt.Errorf("%w: dialect %q", ErrUnsupportedDSN, dialect)
 	}
-	return &Store{db: db, dialect: dialect, b: b, stmts: stmts}, nil
+	s := &Store{db: db, dialect: dialect, b: b, stmts: stmts}
+	s.release = runtime.AddCleanup(s, func(p *preparedDB) { p.close() }, stmts)
+	return s, nil
 }
 
 // Close releases the statements the store prepared, and closes the
 // database if [Open] opened it. A store from [OpenDB] still works after
 // Close, on unprepared statements, for as long as its database is open.
+// Calls running while Close runs complete normally. A store from OpenDB
+// that is dropped without Close releases its statements once it is
+// garbage collected; Close releases them at once.
 func (s *Store) Close() error {
+	s.release.Stop()
 	err := s.stmts.close()
 	if s.owned {
 		err = errors.Join(err, s.db.Close())
