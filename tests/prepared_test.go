@@ -25,6 +25,10 @@ type countingConnector struct {
 	drv      driver.Driver
 	prepared atomic.Int64
 	closed   atomic.Int64
+	// closing counts the statements whose Close has begun; while gate is
+	// not nil, each Close waits for gate to be closed.
+	closing atomic.Int64
+	gate    chan struct{}
 }
 
 func (c *countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -73,6 +77,10 @@ type countingStmt struct {
 }
 
 func (s *countingStmt) Close() error {
+	s.n.closing.Add(1)
+	if s.n.gate != nil {
+		<-s.n.gate
+	}
 	s.n.closed.Add(1)
 	return s.Stmt.Close()
 }
@@ -293,5 +301,65 @@ func TestDroppedStoreReleasesStatements(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 		})
+	}
+}
+
+// TestDroppedStoreCleanupDoesNotBlock: closing a dropped store's
+// statements can wait, for as long as a query runs on the connection a
+// statement lives on. That wait must not hold up the program's other
+// cleanups, which all run on one runtime goroutine (it did: an unrelated
+// cleanup waited for a 4 s query on another store's connection).
+func TestDroppedStoreCleanupDoesNotBlock(t *testing.T) {
+	ctx := context.Background()
+	dsn := freshSQLite(t)
+	openStore(t, dsn)
+	db, counts, dialect := countingDB(t, dsn, 1)
+	gate := make(chan struct{})
+	counts.gate = gate
+	var opened sync.Once
+	release := func() { opened.Do(func() { close(gate) }) }
+	t.Cleanup(release) // before db.Close, which closes statements too
+
+	func() {
+		s, err := ttprepo.OpenDB(db, dialect)
+		must(t, err)
+		_, err = s.CountTags(ctx)
+		must(t, err)
+	}()
+	// Wait until the dropped store's cleanup is stuck closing its
+	// statement.
+	deadline := time.Now().Add(10 * time.Second)
+	for counts.closing.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the dropped store's statement was never closed")
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	ran := make(chan struct{})
+	other := new([64]byte)
+	runtime.AddCleanup(other, func(ch chan struct{}) { close(ch) }, ran)
+	other = nil
+	deadline = time.Now().Add(5 * time.Second)
+	for done := false; !done; {
+		runtime.GC()
+		select {
+		case <-ran:
+			done = true
+		case <-time.After(20 * time.Millisecond):
+			if time.Now().After(deadline) {
+				t.Fatal("an unrelated cleanup did not run within 5 s while a dropped store's statement was closing")
+			}
+		}
+	}
+
+	release()
+	deadline = time.Now().Add(5 * time.Second)
+	for counts.prepared.Load() != counts.closed.Load() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d statements still open once closing could go on", counts.prepared.Load()-counts.closed.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -102,7 +102,10 @@ func OpenDB(db *sql.DB, dialect Dialect) (*Store, error) {
 		return nil, fmt.Errorf("%w: dialect %q", ErrUnsupportedDSN, dialect)
 	}
 	s := &Store{db: db, dialect: dialect, b: b, stmts: stmts}
-	s.release = runtime.AddCleanup(s, func(p *preparedDB) { p.close() }, stmts)
+	// The close runs on a goroutine of its own: closing a statement waits
+	// for any query running on its connection, and the runtime runs every
+	// cleanup of the program on one goroutine.
+	s.release = runtime.AddCleanup(s, func(p *preparedDB) { go p.close() }, stmts)
 	return s, nil
 }
 
