@@ -363,3 +363,62 @@ func TestDroppedStoreCleanupDoesNotBlock(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestCallDuringSlowCloseDoesNotWait: Close waits to close a statement
+// whose connection is running a query (here an insert waiting for a
+// write lock another handle holds). A call made meanwhile must not wait
+// with it: it runs, unprepared, on another connection. It used to wait
+// for Close, which kept the cache locked while it closed statements.
+func TestCallDuringSlowCloseDoesNotWait(t *testing.T) {
+	ctx := context.Background()
+	dsn := freshSQLite(t)
+	openStore(t, dsn)
+	db, counts, dialect := countingDB(t, dsn, 1)
+	s, err := ttprepo.OpenDB(db, dialect)
+	must(t, err)
+	_, err = s.CountTags(ctx) // prepared on the pool's one connection
+	must(t, err)
+	db.SetMaxOpenConns(2)
+
+	path, _ := ttprepo.SQLitePath(dsn)
+	other, err := sql.Open("sqlite", ttprepo.SQLiteDSN(path))
+	must(t, err)
+	defer other.Close()
+	lock, err := other.BeginTx(ctx, nil)
+	must(t, err)
+	defer lock.Rollback()
+	_, err = lock.ExecContext(ctx, "INSERT INTO campaigns (uuid) VALUES ('holds-the-write-lock')")
+	must(t, err)
+
+	// The pool's idle connection, the one the statement lives on, now
+	// waits for the write lock.
+	inserted := make(chan error, 1)
+	go func() {
+		_, err := db.ExecContext(ctx, "INSERT INTO campaigns (uuid) VALUES ('waits')")
+		inserted <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while its statement's connection was busy; the test needs it to wait", err)
+	default:
+	}
+
+	start := time.Now()
+	_, err = s.CountTags(ctx)
+	took := time.Since(start)
+	must(t, err)
+	if took > time.Second {
+		t.Errorf("a call during Close took %v; want it to run at once on the free connection", took)
+	}
+
+	must(t, lock.Rollback())
+	must(t, <-inserted)
+	must(t, <-closed)
+	if open := counts.prepared.Load() - counts.closed.Load(); open != 0 {
+		t.Errorf("%d prepared statements open after Close returned", open)
+	}
+}

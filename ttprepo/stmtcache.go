@@ -143,9 +143,10 @@ func (p *preparedDB) acquire(ctx context.Context, query string) *preparedStmt {
 // their connection's statement until they are closed.
 func (p *preparedDB) release(e *preparedStmt) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	e.users--
-	if p.closed && e.users == 0 {
+	last := p.closed && e.users == 0
+	p.mu.Unlock()
+	if last {
 		e.s.Close()
 	}
 }
@@ -182,17 +183,24 @@ func (p *preparedDB) QueryRowContext(ctx context.Context, query string, args ...
 }
 
 // close closes every statement no call is starting on, and leaves the
-// others to the last of their calls; later calls run unprepared.
+// others to the last of their calls; later calls run unprepared. The
+// statements are closed outside the lock: closing one waits for any query
+// running on its connection, and calls meanwhile should not wait too.
 func (p *preparedDB) close() error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	var errs []error
+	var idle []*sql.Stmt
 	for _, e := range p.stmts {
 		if e.users == 0 {
-			errs = append(errs, e.s.Close())
+			idle = append(idle, e.s)
 		}
 	}
 	clear(p.stmts)
 	p.closed = true
+	p.mu.Unlock()
+
+	var errs []error
+	for _, s := range idle {
+		errs = append(errs, s.Close())
+	}
 	return errors.Join(errs...)
 }
