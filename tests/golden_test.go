@@ -94,35 +94,43 @@ func TestGoldenFleetSmall(t *testing.T) {
 			t.Errorf("second pass inserted %d, want %d", n, want.InsertedSecondPass)
 		}
 
-		for id, rows := range want.ByIdentity {
-			got, err := s.ListTechniquesByIdentity(ctx, id)
-			must(t, err)
-			compare(t, "identity "+id, got, rows)
-		}
-		for id, rows := range want.ByAttacker {
-			got, err := s.ListTechniquesByAttacker(ctx, id)
-			must(t, err)
-			compare(t, "attacker "+id, got, rows)
-		}
-		for id, rows := range want.BySession {
-			got, err := s.ListTechniquesBySession(ctx, id)
-			must(t, err)
-			compare(t, "session "+id, got, rows)
-		}
-		for id, rows := range want.ByCampaign {
-			got, err := s.ListTechniquesByCampaign(ctx, id)
-			must(t, err)
-			compare(t, "campaign "+id, got, rows)
-		}
-		for id, rows := range want.DeckyPhases {
-			got, err := s.ListDeckyPhases(ctx, id)
-			must(t, err)
-			compare(t, "phases "+id, got, rows)
-		}
-		got, err := s.ListDistinctTechniques(ctx)
-		must(t, err)
-		compare(t, "distinct techniques", got, want.DistinctTechniques)
+		checkGolden(t, s, want, "")
 	})
+}
+
+// checkGolden runs every rollup of want on s and compares the answers;
+// prefix starts each difference's description.
+func checkGolden(t *testing.T, s *ttprepo.Store, want expected, prefix string) {
+	t.Helper()
+	ctx := context.Background()
+	for id, rows := range want.ByIdentity {
+		got, err := s.ListTechniquesByIdentity(ctx, id)
+		must(t, err)
+		compare(t, prefix+"identity "+id, got, rows)
+	}
+	for id, rows := range want.ByAttacker {
+		got, err := s.ListTechniquesByAttacker(ctx, id)
+		must(t, err)
+		compare(t, prefix+"attacker "+id, got, rows)
+	}
+	for id, rows := range want.BySession {
+		got, err := s.ListTechniquesBySession(ctx, id)
+		must(t, err)
+		compare(t, prefix+"session "+id, got, rows)
+	}
+	for id, rows := range want.ByCampaign {
+		got, err := s.ListTechniquesByCampaign(ctx, id)
+		must(t, err)
+		compare(t, prefix+"campaign "+id, got, rows)
+	}
+	for id, rows := range want.DeckyPhases {
+		got, err := s.ListDeckyPhases(ctx, id)
+		must(t, err)
+		compare(t, prefix+"phases "+id, got, rows)
+	}
+	got, err := s.ListDistinctTechniques(ctx)
+	must(t, err)
+	compare(t, prefix+"distinct techniques", got, want.DistinctTechniques)
 }
 
 // compare checks rows field by field after a JSON round trip, which is how

@@ -136,56 +136,41 @@ func TestRollupsReuseStatements(t *testing.T) {
 			s, err := ttprepo.OpenDB(db, dialect)
 			must(t, err)
 
-			// page reads the first page of a rollup row's tags, which
-			// holds all of them or a full page.
-			page := func(what string, kind ttprepo.ScopeKind, id, technique string, sub *string, count int64) {
-				p, err := s.ListTags(ctx, ttprepo.TagQuery{Scope: ttprepo.Scope{Kind: kind, ID: id}, TechniqueID: technique, SubTechniqueID: sub})
-				must(t, err)
-				if want := min(count, ttprepo.DefaultTagPageSize); int64(len(p.Tags)) != want {
-					t.Errorf("%s %s: first page has %d tags, want %d", what, technique, len(p.Tags), want)
+			// One drill-down per scope: the first page of the tags behind
+			// the scope's first rollup row, which holds all of them or a
+			// full page.
+			type pageCheck struct {
+				q     ttprepo.TagQuery
+				count int64 // the rollup row's tag count
+			}
+			var pages []pageCheck
+			add := func(kind ttprepo.ScopeKind, id, technique string, sub *string, count int64) {
+				q := ttprepo.TagQuery{Scope: ttprepo.Scope{Kind: kind, ID: id}, TechniqueID: technique, SubTechniqueID: sub}
+				pages = append(pages, pageCheck{q, count})
+			}
+			for kind, byScope := range map[ttprepo.ScopeKind]map[string][]ttprepo.TechniqueRollup{
+				ttprepo.ScopeIdentity: want.ByIdentity, ttprepo.ScopeAttacker: want.ByAttacker, ttprepo.ScopeSession: want.BySession,
+			} {
+				for id, rows := range byScope {
+					if len(rows) > 0 {
+						add(kind, id, rows[0].TechniqueID, rows[0].SubTechniqueID, rows[0].Count)
+					}
+				}
+			}
+			for id, rows := range want.ByCampaign {
+				if len(rows) > 0 {
+					add(ttprepo.ScopeCampaign, id, rows[0].TechniqueID, rows[0].SubTechniqueID, rows[0].Count)
 				}
 			}
 			round := func(name string) {
-				for id, rows := range want.ByIdentity {
-					got, err := s.ListTechniquesByIdentity(ctx, id)
+				checkGolden(t, s, want, name+" ")
+				for _, pc := range pages {
+					p, err := s.ListTags(ctx, pc.q)
 					must(t, err)
-					compare(t, name+" identity "+id, got, rows)
-					if len(rows) > 0 {
-						page(name+" identity "+id, ttprepo.ScopeIdentity, id, rows[0].TechniqueID, rows[0].SubTechniqueID, rows[0].Count)
+					if want := min(pc.count, ttprepo.DefaultTagPageSize); int64(len(p.Tags)) != want {
+						t.Errorf("%s %s %s %s: first page has %d tags, want %d", name, pc.q.Scope.Kind, pc.q.Scope.ID, pc.q.TechniqueID, len(p.Tags), want)
 					}
 				}
-				for id, rows := range want.ByAttacker {
-					got, err := s.ListTechniquesByAttacker(ctx, id)
-					must(t, err)
-					compare(t, name+" attacker "+id, got, rows)
-					if len(rows) > 0 {
-						page(name+" attacker "+id, ttprepo.ScopeAttacker, id, rows[0].TechniqueID, rows[0].SubTechniqueID, rows[0].Count)
-					}
-				}
-				for id, rows := range want.BySession {
-					got, err := s.ListTechniquesBySession(ctx, id)
-					must(t, err)
-					compare(t, name+" session "+id, got, rows)
-					if len(rows) > 0 {
-						page(name+" session "+id, ttprepo.ScopeSession, id, rows[0].TechniqueID, rows[0].SubTechniqueID, rows[0].Count)
-					}
-				}
-				for id, rows := range want.ByCampaign {
-					got, err := s.ListTechniquesByCampaign(ctx, id)
-					must(t, err)
-					compare(t, name+" campaign "+id, got, rows)
-					if len(rows) > 0 {
-						page(name+" campaign "+id, ttprepo.ScopeCampaign, id, rows[0].TechniqueID, rows[0].SubTechniqueID, rows[0].Count)
-					}
-				}
-				for id, rows := range want.DeckyPhases {
-					got, err := s.ListDeckyPhases(ctx, id)
-					must(t, err)
-					compare(t, name+" decky phases "+id, got, rows)
-				}
-				got, err := s.ListDistinctTechniques(ctx)
-				must(t, err)
-				compare(t, name+" distinct techniques", got, want.DistinctTechniques)
 			}
 
 			round("first")
