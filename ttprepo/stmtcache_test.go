@@ -9,16 +9,23 @@ import (
 	"testing"
 )
 
-// TestPreparedDBFirstUseRace starts many calls of one query at once on a
-// fresh preparedDB: every call must answer, and one statement must be
-// kept (the others prepared meanwhile are closed, not leaked into the map).
-func TestPreparedDBFirstUseRace(t *testing.T) {
+// testPreparedDB returns a preparedDB on a fresh SQLite file, closed when
+// the test ends.
+func testPreparedDB(t *testing.T) *preparedDB {
+	t.Helper()
 	db, err := sql.Open("sqlite", SQLiteDSN(filepath.Join(t.TempDir(), "p.db")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	p := newPreparedDB(db)
+	t.Cleanup(func() { db.Close() })
+	return newPreparedDB(db)
+}
+
+// TestPreparedDBFirstUseRace starts many calls of one query at once on a
+// fresh preparedDB: every call must answer, and one statement must be
+// kept (the others prepared meanwhile are closed, not leaked into the map).
+func TestPreparedDBFirstUseRace(t *testing.T) {
+	p := testPreparedDB(t)
 	ctx := context.Background()
 
 	const calls = 16
@@ -65,12 +72,7 @@ func TestPreparedDBFirstUseRace(t *testing.T) {
 // used to hand the call a closed statement: the call must still run, and
 // the statement must be closed once the call releases it.
 func TestPreparedDBCloseDuringCall(t *testing.T) {
-	db, err := sql.Open("sqlite", SQLiteDSN(filepath.Join(t.TempDir(), "p.db")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	p := newPreparedDB(db)
+	p := testPreparedDB(t)
 	ctx := context.Background()
 	const query = "SELECT ?1 * 2"
 
@@ -101,13 +103,8 @@ func TestPreparedDBCloseDuringCall(t *testing.T) {
 // prepared is run as text, so the caller sees the database's own error,
 // and nothing is cached for it.
 func TestPreparedDBPrepareFailsRunsUnprepared(t *testing.T) {
-	db, err := sql.Open("sqlite", SQLiteDSN(filepath.Join(t.TempDir(), "p.db")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	p := newPreparedDB(db)
-	_, err = p.QueryContext(context.Background(), "SELECT * FROM no_such_table")
+	p := testPreparedDB(t)
+	_, err := p.QueryContext(context.Background(), "SELECT * FROM no_such_table")
 	if err == nil || !strings.Contains(err.Error(), "no_such_table") {
 		t.Errorf("got %v, want the database's error naming no_such_table", err)
 	}
