@@ -100,26 +100,14 @@ func BenchmarkFlatness(b *testing.B) {
 				tables := []*benchTable{openBenchTable(b, be.name, small), openBenchTable(b, be.name, large)}
 				ids := [][]string{warmScopes(b, q, tables[0]), warmScopes(b, q, tables[1])}
 				ctx := context.Background()
-				lat := [2]latencies{make(latencies, 0, b.N), make(latencies, 0, b.N)}
-				b.ResetTimer()
-				for n := range b.N {
-					// Alternate which table goes first, so neither always
-					// follows the other's call.
-					for k := range 2 {
-						i := (n + k) % 2
-						id := ids[i][n%len(ids[i])]
-						start := time.Now()
-						rows, err := q.run(ctx, tables[i], id)
-						lat[i] = append(lat[i], time.Since(start))
-						if err != nil {
-							b.Fatal(err)
-						}
-						if rows == 0 && q.scope != "" {
-							b.Fatalf("%s %s: empty rollup", q.name, id)
-						}
+				lat := alternate(b, func(i, n int) error {
+					id := ids[i][n%len(ids[i])]
+					rows, err := q.run(ctx, tables[i], id)
+					if err == nil && rows == 0 && q.scope != "" {
+						err = fmt.Errorf("%s %s: empty rollup", q.name, id)
 					}
-				}
-				b.StopTimer()
+					return err
+				})
 				med := [2]float64{lat[0].median(), lat[1].median()}
 				b.ReportMetric(med[0], "small-median-us")
 				b.ReportMetric(med[1], "large-median-us")
@@ -127,6 +115,28 @@ func BenchmarkFlatness(b *testing.B) {
 			})
 		}
 	}
+}
+
+// alternate times b.N calls of call(0, n) and of call(1, n), n counting
+// from 0, one of each per iteration, alternating which goes first so that
+// neither always follows the other, and returns the latencies of each. A
+// call's error ends the benchmark.
+func alternate(b *testing.B, call func(i, n int) error) [2]latencies {
+	lat := [2]latencies{make(latencies, 0, b.N), make(latencies, 0, b.N)}
+	b.ResetTimer()
+	for n := range b.N {
+		for k := range 2 {
+			i := (n + k) % 2
+			start := time.Now()
+			err := call(i, n)
+			lat[i] = append(lat[i], time.Since(start))
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.StopTimer()
+	return lat
 }
 
 // warmScopes returns the ids q is timed on in t (one empty id for a
