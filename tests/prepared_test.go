@@ -41,6 +41,23 @@ func (c *countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 
 func (c *countingConnector) Driver() driver.Driver { return c.drv }
 
+// open is the number of statements prepared and not closed.
+func (c *countingConnector) open() int64 { return c.prepared.Load() - c.closed.Load() }
+
+// gcUntil collects garbage, letting cleanups run, until done reports true
+// or within has passed, and returns done's last answer.
+func gcUntil(within time.Duration, done func() bool) bool {
+	deadline := time.Now().Add(within)
+	for !done() {
+		if time.Now().After(deadline) {
+			return done()
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
 type countingConn struct {
 	driver.Conn
 	n *countingConnector
@@ -184,15 +201,28 @@ func TestRollupsReuseStatements(t *testing.T) {
 			}
 
 			must(t, s.Close())
-			if open := counts.prepared.Load() - counts.closed.Load(); open != 0 {
+			if open := counts.open(); open != 0 {
 				t.Errorf("after Close, %d prepared statements are still open", open)
 			}
 			// A store on a database the caller owns still answers after
 			// Close, unprepared.
 			round("after Close")
-			if open := counts.prepared.Load() - counts.closed.Load(); open != 0 {
+			if open := counts.open(); open != 0 {
 				t.Errorf("after Close, calls left %d prepared statements open", open)
 			}
+		})
+	}
+}
+
+// forEachCountingDB runs fn per backend on a fresh, migrated database
+// opened through a countingConnector with at most conns connections.
+func forEachCountingDB(t *testing.T, conns int, fn func(t *testing.T, db *sql.DB, counts *countingConnector, dialect ttprepo.Dialect)) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			dsn := b.open(t)
+			openStore(t, dsn)
+			db, counts, dialect := countingDB(t, dsn, conns)
+			fn(t, db, counts, dialect)
 		})
 	}
 }
@@ -205,48 +235,42 @@ func TestRollupsReuseStatements(t *testing.T) {
 // 1,500 here; too rare to catch in a test this short, that window is
 // checked step by step by ttprepo's TestPreparedDBCloseDuringCall.
 func TestCloseWhileCallsRun(t *testing.T) {
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
-			ctx := context.Background()
-			dsn := b.open(t)
-			openStore(t, dsn)
-			db, counts, dialect := countingDB(t, dsn, 4)
-
-			var failures atomic.Int64
-			for i := range 200 {
-				s, err := ttprepo.OpenDB(db, dialect)
-				must(t, err)
-				_, err = s.CountTags(ctx) // prepared before the race starts
-				must(t, err)
-				var wg sync.WaitGroup
-				for range 4 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for range 5 {
-							if _, err := s.CountTags(ctx); err != nil {
-								failures.Add(1)
-								t.Errorf("store %d: count during Close: %v", i, err)
-							}
-							if _, err := s.ListTechniquesByAttacker(ctx, "a1"); err != nil {
-								failures.Add(1)
-								t.Errorf("store %d: rollup during Close: %v", i, err)
-							}
+	forEachCountingDB(t, 4, func(t *testing.T, db *sql.DB, counts *countingConnector, dialect ttprepo.Dialect) {
+		ctx := context.Background()
+		var failures atomic.Int64
+		for i := range 200 {
+			s, err := ttprepo.OpenDB(db, dialect)
+			must(t, err)
+			_, err = s.CountTags(ctx) // prepared before the race starts
+			must(t, err)
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range 5 {
+						if _, err := s.CountTags(ctx); err != nil {
+							failures.Add(1)
+							t.Errorf("store %d: count during Close: %v", i, err)
 						}
-					}()
-				}
-				time.Sleep(time.Duration(i%5) * 50 * time.Microsecond)
-				must(t, s.Close())
-				wg.Wait()
-				if failures.Load() > 5 {
-					t.Fatal("too many failures; stopping")
-				}
+						if _, err := s.ListTechniquesByAttacker(ctx, "a1"); err != nil {
+							failures.Add(1)
+							t.Errorf("store %d: rollup during Close: %v", i, err)
+						}
+					}
+				}()
 			}
-			if open := counts.prepared.Load() - counts.closed.Load(); open != 0 {
-				t.Errorf("%d prepared statements left open after every store was closed", open)
+			time.Sleep(time.Duration(i%5) * 50 * time.Microsecond)
+			must(t, s.Close())
+			wg.Wait()
+			if failures.Load() > 5 {
+				t.Fatal("too many failures; stopping")
 			}
-		})
-	}
+		}
+		if open := counts.open(); open != 0 {
+			t.Errorf("%d prepared statements left open after every store was closed", open)
+		}
+	})
 }
 
 // TestDroppedStoreReleasesStatements drops stores from OpenDB without
@@ -254,39 +278,28 @@ func TestCloseWhileCallsRun(t *testing.T) {
 // statements must be released once the stores are garbage collected,
 // not held until the database closes.
 func TestDroppedStoreReleasesStatements(t *testing.T) {
-	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
-			ctx := context.Background()
-			dsn := b.open(t)
-			openStore(t, dsn)
-			db, counts, dialect := countingDB(t, dsn, 2)
-
-			for range 20 {
-				func() {
-					s, err := ttprepo.OpenDB(db, dialect)
-					must(t, err)
-					_, err = s.CountTags(ctx)
-					must(t, err)
-					_, err = s.ListDistinctTechniques(ctx)
-					must(t, err)
-					_, err = s.ListTechniquesByIdentity(ctx, "i1")
-					must(t, err)
-				}()
-			}
-			if counts.prepared.Load() < 20 {
-				t.Fatalf("%d statements prepared by 20 stores, want at least 20", counts.prepared.Load())
-			}
-			deadline := time.Now().Add(10 * time.Second)
-			for counts.prepared.Load() != counts.closed.Load() {
-				if time.Now().After(deadline) {
-					t.Fatalf("%d of %d prepared statements still open 10 s after their stores were dropped",
-						counts.prepared.Load()-counts.closed.Load(), counts.prepared.Load())
-				}
-				runtime.GC()
-				time.Sleep(10 * time.Millisecond)
-			}
-		})
-	}
+	forEachCountingDB(t, 2, func(t *testing.T, db *sql.DB, counts *countingConnector, dialect ttprepo.Dialect) {
+		ctx := context.Background()
+		for range 20 {
+			func() {
+				s, err := ttprepo.OpenDB(db, dialect)
+				must(t, err)
+				_, err = s.CountTags(ctx)
+				must(t, err)
+				_, err = s.ListDistinctTechniques(ctx)
+				must(t, err)
+				_, err = s.ListTechniquesByIdentity(ctx, "i1")
+				must(t, err)
+			}()
+		}
+		if counts.prepared.Load() < 20 {
+			t.Fatalf("%d statements prepared by 20 stores, want at least 20", counts.prepared.Load())
+		}
+		if !gcUntil(10*time.Second, func() bool { return counts.open() == 0 }) {
+			t.Fatalf("%d of %d prepared statements still open 10 s after their stores were dropped",
+				counts.open(), counts.prepared.Load())
+		}
+	})
 }
 
 // TestDroppedStoreCleanupDoesNotBlock: closing a dropped store's
@@ -313,39 +326,29 @@ func TestDroppedStoreCleanupDoesNotBlock(t *testing.T) {
 	}()
 	// Wait until the dropped store's cleanup is stuck closing its
 	// statement.
-	deadline := time.Now().Add(10 * time.Second)
-	for counts.closing.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the dropped store's statement was never closed")
-		}
-		runtime.GC()
-		time.Sleep(10 * time.Millisecond)
+	if !gcUntil(10*time.Second, func() bool { return counts.closing.Load() > 0 }) {
+		t.Fatal("the dropped store's statement was never closed")
 	}
 
 	ran := make(chan struct{})
 	other := new([64]byte)
 	runtime.AddCleanup(other, func(ch chan struct{}) { close(ch) }, ran)
 	other = nil
-	deadline = time.Now().Add(5 * time.Second)
-	for done := false; !done; {
-		runtime.GC()
+	hasRun := func() bool {
 		select {
 		case <-ran:
-			done = true
-		case <-time.After(20 * time.Millisecond):
-			if time.Now().After(deadline) {
-				t.Fatal("an unrelated cleanup did not run within 5 s while a dropped store's statement was closing")
-			}
+			return true
+		default:
+			return false
 		}
+	}
+	if !gcUntil(5*time.Second, hasRun) {
+		t.Fatal("an unrelated cleanup did not run within 5 s while a dropped store's statement was closing")
 	}
 
 	release()
-	deadline = time.Now().Add(5 * time.Second)
-	for counts.prepared.Load() != counts.closed.Load() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d statements still open once closing could go on", counts.prepared.Load()-counts.closed.Load())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !gcUntil(5*time.Second, func() bool { return counts.open() == 0 }) {
+		t.Fatalf("%d statements still open once closing could go on", counts.open())
 	}
 }
 
@@ -403,7 +406,7 @@ func TestCallDuringSlowCloseDoesNotWait(t *testing.T) {
 	must(t, lock.Rollback())
 	must(t, <-inserted)
 	must(t, <-closed)
-	if open := counts.prepared.Load() - counts.closed.Load(); open != 0 {
+	if open := counts.open(); open != 0 {
 		t.Errorf("%d prepared statements open after Close returned", open)
 	}
 }
