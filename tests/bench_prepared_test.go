@@ -50,7 +50,7 @@ func generatedRollup(backend, rollup string, db interface {
 			case "session":
 				_, err = q.ListTechniquesBySession(ctx, ns)
 			case "campaign":
-				_, err = q.ListTechniquesByCampaign(ctx, id)
+				_, err = q.ListTechniquesByCampaign(ctx, ns)
 			case "decky_phases":
 				_, err = q.ListDeckyPhasesByIdentity(ctx, ns)
 			case "distinct_techniques":

@@ -183,14 +183,14 @@ func (b *sqliteBackend) techniquesBySession(ctx context.Context, id string) ([]T
 }
 
 func (b *sqliteBackend) techniquesByCampaign(ctx context.Context, id string) ([]CampaignTechnique, error) {
-	rows, err := b.q.ListTechniquesByCampaign(ctx, id)
+	rows, err := b.q.ListTechniquesByCampaign(ctx, sql.NullString{String: id, Valid: true})
 	if err != nil {
 		return nil, err
 	}
 	return convertRows(rows, func(r sqlitedb.ListTechniquesByCampaignRow) (CampaignTechnique, error) {
 		last, err := parseSQLiteTime(r.LastSeen)
 		return CampaignTechnique{
-			TechniqueID: r.TechniqueID, SubTechniqueID: optNonEmpty(r.SubTechniqueID), Tactic: r.Tactic,
+			TechniqueID: r.TechniqueID, SubTechniqueID: optString(r.SubTechniqueID), Tactic: r.Tactic,
 			Count: r.TagCount, IdentityCount: r.IdentityCount, LastSeen: last,
 		}, err
 	})

@@ -23,24 +23,6 @@ type Campaign struct {
 	Uuid string
 }
 
-type TtpCrossStat struct {
-	ViaIdentity    string
-	TagIdentity    string
-	TechniqueID    string
-	SubTechniqueID string
-	TagCount       int64
-}
-
-type TtpIdentityStat struct {
-	CampaignID     string
-	IdentityUuid   string
-	TechniqueID    string
-	SubTechniqueID string
-	Tactic         string
-	TagCount       int64
-	LastSeen       string
-}
-
 type TtpTag struct {
 	Uuid           string
 	SourceKind     string

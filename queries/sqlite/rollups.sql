@@ -59,34 +59,37 @@ GROUP BY t.technique_id, t.sub_technique_id
 ORDER BY t.technique_id, t.sub_technique_id;
 
 -- name: ListTechniquesByCampaign :many
--- Read from ttp_identity_stats (migration 00004), which holds each
--- identity's rollup counted ahead by triggers: the campaign's rows are one
--- range of its primary key, about one row per (identity, technique)
--- instead of one per tag. identity_count counts the identities showing a
--- technique. A tag anchored on member identity X whose attacker belongs to
--- member identity Y is in both X's and Y's rows; the second half of the
--- union takes those out once, from ttp_cross_stats. sub_technique_id comes
--- back as '' for none. '' also stands for "no campaign" in
--- ttp_identity_stats, so it matches nothing here.
+-- The union of the member identities' scopes, as (identity, tag) pairs:
+-- identity_count counts the identities showing a technique. A tag can
+-- stand in two pairs: anchored on member identity X and on an attacker of
+-- member identity Y. The first half of the union holds every tag anchored
+-- on a member identity once; the second half marks a pair as counted only
+-- when its tag's own identity is not a member (or is NULL), so sum(counted)
+-- counts each tag once without a DISTINCT over tag ids.
 SELECT
     s.technique_id,
     s.sub_technique_id,
-    CAST(max(s.tactic) AS TEXT)                  AS tactic,
-    CAST(sum(s.tag_count) AS INTEGER)            AS tag_count,
-    count(DISTINCT s.identity_uuid)              AS identity_count,
-    CAST(max(s.last_seen) AS TEXT)               AS last_seen
+    CAST(max(s.tactic) AS TEXT)          AS tactic,
+    CAST(sum(s.counted) AS INTEGER)      AS tag_count,
+    count(DISTINCT s.identity_uuid)      AS identity_count,
+    CAST(max(s.created_at) AS TEXT)      AS last_seen
 FROM (
-    SELECT st.identity_uuid, st.technique_id, st.sub_technique_id, st.tactic,
-           st.tag_count, st.last_seen
-    FROM ttp_identity_stats st
-    WHERE st.campaign_id = sqlc.arg(campaign_id) AND st.campaign_id <> ''
-    UNION ALL
-    SELECT NULL, x.technique_id, x.sub_technique_id, NULL,
-           -x.tag_count, NULL
+    SELECT i.uuid AS identity_uuid, 1 AS counted,
+           t.technique_id, t.sub_technique_id, t.tactic, t.created_at
     FROM attacker_identities i
-    JOIN ttp_cross_stats x ON x.via_identity = i.uuid
-    JOIN attacker_identities j ON j.uuid = x.tag_identity
-    WHERE i.campaign_id = sqlc.arg(campaign_id) AND j.campaign_id = sqlc.arg(campaign_id)
+    JOIN ttp_tag t ON t.identity_uuid = i.uuid
+    WHERE i.campaign_id = sqlc.arg(campaign_id)
+    UNION ALL
+    SELECT i.uuid AS identity_uuid,
+           CASE WHEN t.identity_uuid IN (SELECT m.uuid FROM attacker_identities m
+                                         WHERE m.campaign_id = sqlc.arg(campaign_id))
+                THEN 0 ELSE 1 END AS counted,
+           t.technique_id, t.sub_technique_id, t.tactic, t.created_at
+    FROM attacker_identities i
+    JOIN attackers a ON a.identity_id = i.uuid
+    JOIN ttp_tag t ON t.attacker_uuid = a.uuid
+    WHERE i.campaign_id = sqlc.arg(campaign_id)
+      AND (t.identity_uuid IS NULL OR t.identity_uuid <> i.uuid)
 ) AS s
 GROUP BY s.technique_id, s.sub_technique_id
 ORDER BY s.technique_id, s.sub_technique_id;
