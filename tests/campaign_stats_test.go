@@ -176,8 +176,10 @@ func campaignRowKey(r ttprepo.CampaignTechnique) string {
 // the changes that move tags in and out of a campaign (tags inserted,
 // replayed and deleted; attackers moved between identities, deleted and
 // written again; identities moved between campaigns, deleted and written
-// again; campaigns deleted) and after every step compares each campaign's
-// rollup with one computed from the stored rows.
+// again; campaigns deleted; on SQLite, identities deleted through a
+// handle with foreign keys off, which leaves tags and attackers pointing
+// at them) and after every step compares each campaign's rollup with one
+// computed from the stored rows.
 func TestCampaignRollupExactUnderChanges(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
@@ -202,6 +204,8 @@ func TestCampaignRollupExactUnderChanges(t *testing.T) {
 	}
 }
 
+// campaignChanges runs one seeded sequence on s; noFK, when not nil, is a
+// handle on the same SQLite file with foreign keys off.
 func campaignChanges(t *testing.T, s *ttprepo.Store, noFK *sql.DB, seed uint64) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(seed, 11))
