@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -137,7 +138,11 @@ func ParseFleetLine(lineNo int, line []byte) (FleetRecord, error) {
 		if v == nil {
 			return nil
 		}
-		return &LineError{Line: lineNo, Field: field, Reason: fmt.Sprintf("does not belong to a %s line", w.Kind)}
+		article := "a"
+		if strings.ContainsRune("aeiou", rune(w.Kind[0])) {
+			article = "an"
+		}
+		return &LineError{Line: lineNo, Field: field, Reason: fmt.Sprintf("does not belong to %s %s line", article, w.Kind)}
 	}
 	switch w.Kind {
 	case "campaign":

@@ -68,20 +68,22 @@ func TestParseTagLineRefusesExplicitZeroTime(t *testing.T) {
 // record would be dropped unread, and an attacker with no ip would be
 // stored with an empty one; both lines are refused, naming the field.
 func TestParseFleetLineRefusesMisplacedFields(t *testing.T) {
-	cases := []struct{ line, field string }{
-		{`{"kind": "campaign", "uuid": "c", "campaign_id": "zz"}`, "campaign_id"},
-		{`{"kind": "campaign", "uuid": "c", "ip": "192.0.2.1"}`, "ip"},
-		{`{"kind": "identity", "uuid": "i", "identity_id": "x"}`, "identity_id"},
-		{`{"kind": "identity", "uuid": "i", "ip": "192.0.2.1"}`, "ip"},
-		{`{"kind": "attacker", "uuid": "a", "ip": "192.0.2.1", "campaign_id": "c"}`, "campaign_id"},
-		{`{"kind": "attacker", "uuid": "a"}`, "ip"},
-		{`{"kind": "attacker", "uuid": "a", "ip": null}`, "ip"},
+	cases := []struct{ line, field, reason string }{
+		{`{"kind": "campaign", "uuid": "c", "campaign_id": "zz"}`, "campaign_id", "does not belong to a campaign line"},
+		{`{"kind": "campaign", "uuid": "c", "ip": "192.0.2.1"}`, "ip", "does not belong to a campaign line"},
+		{`{"kind": "identity", "uuid": "i", "identity_id": "x"}`, "identity_id", "does not belong to an identity line"},
+		{`{"kind": "identity", "uuid": "i", "ip": "192.0.2.1"}`, "ip", "does not belong to an identity line"},
+		{`{"kind": "attacker", "uuid": "a", "ip": "192.0.2.1", "campaign_id": "c"}`, "campaign_id", "does not belong to an attacker line"},
+		{`{"kind": "attacker", "uuid": "a"}`, "ip", ""},
+		{`{"kind": "attacker", "uuid": "a", "ip": null}`, "ip", ""},
 	}
 	for _, c := range cases {
 		_, err := ParseFleetLine(3, []byte(c.line))
 		var le *LineError
 		if !errors.As(err, &le) || le.Field != c.field || le.Line != 3 {
 			t.Errorf("%s: %v, want a line 3 error on %s", c.line, err, c.field)
+		} else if c.reason != "" && le.Reason != c.reason {
+			t.Errorf("%s: reason %q, want %q", c.line, le.Reason, c.reason)
 		}
 	}
 	// Null stands for absent, and an empty ip given as such is kept.
