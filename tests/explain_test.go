@@ -67,8 +67,9 @@ func readQueries(t *testing.T, path string) []namedQuery {
 
 // TestScopedQueriesUseIndexes asks each database for the plan of every
 // scoped rollup, on a table holding a generated fleet, and fails on a
-// full scan of ttp_tag: SQLite's "SCAN t" (with or without an index, which
-// would still read every row), MySQL's access type ALL or index.
+// full scan of ttp_tag, attackers or attacker_identities: SQLite's "SCAN
+// t" (with or without an index, which would still read every row),
+// MySQL's access type ALL or index.
 func TestScopedQueriesUseIndexes(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *ttprepo.Store) {
 		ctx := context.Background()
