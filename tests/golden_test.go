@@ -102,35 +102,25 @@ func TestGoldenFleetSmall(t *testing.T) {
 // prefix starts each difference's description.
 func checkGolden(t *testing.T, s *ttprepo.Store, want expected, prefix string) {
 	t.Helper()
-	ctx := context.Background()
-	for id, rows := range want.ByIdentity {
-		got, err := s.ListTechniquesByIdentity(ctx, id)
-		must(t, err)
-		compare(t, prefix+"identity "+id, got, rows)
-	}
-	for id, rows := range want.ByAttacker {
-		got, err := s.ListTechniquesByAttacker(ctx, id)
-		must(t, err)
-		compare(t, prefix+"attacker "+id, got, rows)
-	}
-	for id, rows := range want.BySession {
-		got, err := s.ListTechniquesBySession(ctx, id)
-		must(t, err)
-		compare(t, prefix+"session "+id, got, rows)
-	}
-	for id, rows := range want.ByCampaign {
-		got, err := s.ListTechniquesByCampaign(ctx, id)
-		must(t, err)
-		compare(t, prefix+"campaign "+id, got, rows)
-	}
-	for id, rows := range want.DeckyPhases {
-		got, err := s.ListDeckyPhases(ctx, id)
-		must(t, err)
-		compare(t, prefix+"phases "+id, got, rows)
-	}
-	got, err := s.ListDistinctTechniques(ctx)
+	checkScopes(t, prefix+"identity ", want.ByIdentity, s.ListTechniquesByIdentity)
+	checkScopes(t, prefix+"attacker ", want.ByAttacker, s.ListTechniquesByAttacker)
+	checkScopes(t, prefix+"session ", want.BySession, s.ListTechniquesBySession)
+	checkScopes(t, prefix+"campaign ", want.ByCampaign, s.ListTechniquesByCampaign)
+	checkScopes(t, prefix+"phases ", want.DeckyPhases, s.ListDeckyPhases)
+	got, err := s.ListDistinctTechniques(context.Background())
 	must(t, err)
 	compare(t, prefix+"distinct techniques", got, want.DistinctTechniques)
+}
+
+// checkScopes calls list for every scope id of want and compares its rows
+// with the expected ones; what and the id name each difference.
+func checkScopes[R any](t *testing.T, what string, want map[string][]R, list func(context.Context, string) ([]R, error)) {
+	t.Helper()
+	for id, rows := range want {
+		got, err := list(context.Background(), id)
+		must(t, err)
+		compare(t, what+id, got, rows)
+	}
 }
 
 // compare checks rows field by field after a JSON round trip, which is how
