@@ -66,7 +66,7 @@ type Options struct {
 //
 //	Lines = Blank + Invalid + BelowFloor + AlreadyPresent + Inserted
 //
-// Blank lines (empty or only white space) are skipped and counted, not
+// Blank lines (empty or only JSON white space) are skipped and counted, not
 // refused: a trailing empty line is common in hand-edited files. A line
 // below the confidence floor is valid but never stored, so it is counted
 // as BelowFloor even when its attacker or identity is unknown. A kept
@@ -512,7 +512,10 @@ func (w *batchWriter) insert(ctx context.Context, tags []ttprepo.Tag, lines []in
 	return append(first, second...), err
 }
 
-func isBlank(line []byte) bool { return len(bytes.TrimSpace(line)) == 0 }
+// isBlank reports whether line holds nothing but JSON white space (space,
+// tab, carriage return, line feed). Other white space, such as U+00A0, is
+// not blank: such a line is reported as invalid rather than skipped.
+func isBlank(line []byte) bool { return len(bytes.Trim(line, " \t\r\n")) == 0 }
 
 func tooLongError(n, max int) LineError {
 	return LineError{Line: n, Reason: fmt.Sprintf("is longer than %d bytes", max)}

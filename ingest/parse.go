@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/ttpstore/ttpstore/ttprepo"
@@ -47,7 +46,7 @@ type tagLine struct {
 	Tactic         string          `json:"tactic"`
 	TechniqueID    string          `json:"technique_id"`
 	SubTechniqueID *string         `json:"sub_technique_id"`
-	Confidence     *float64        `json:"confidence"`
+	Confidence     *exactFloat     `json:"confidence"`
 	RuleID         string          `json:"rule_id"`
 	RuleVersion    *int32          `json:"rule_version"`
 	Evidence       json.RawMessage `json:"evidence"`
@@ -74,7 +73,7 @@ func ParseTagLine(lineNo int, line []byte) (ttprepo.Tag, error) {
 	var w tagLine
 	dec := json.NewDecoder(bytes.NewReader(line))
 	if err := dec.Decode(&w); err != nil {
-		return ttprepo.Tag{}, jsonLineError(lineNo, err)
+		return ttprepo.Tag{}, jsonLineError(lineNo, line, err)
 	}
 	if dec.More() {
 		return ttprepo.Tag{}, &LineError{Line: lineNo, Reason: "has data after the JSON object"}
@@ -90,13 +89,13 @@ func ParseTagLine(lineNo int, line []byte) (ttprepo.Tag, error) {
 		AttackerUUID: w.AttackerUUID, IdentityUUID: w.IdentityUUID,
 		SessionID: w.SessionID, DeckyID: w.DeckyID,
 		Tactic: w.Tactic, TechniqueID: w.TechniqueID, SubTechniqueID: w.SubTechniqueID,
-		Confidence: *w.Confidence, RuleID: w.RuleID, RuleVersion: *w.RuleVersion,
+		Confidence: float64(*w.Confidence), RuleID: w.RuleID, RuleVersion: *w.RuleVersion,
 		Evidence: w.Evidence, AttackRelease: w.AttackRelease, MitreURL: w.MitreURL,
 	}
 	if w.CreatedAt != nil && *w.CreatedAt != "" {
-		at, err := time.Parse(time.RFC3339Nano, *w.CreatedAt)
-		if err != nil {
-			return ttprepo.Tag{}, &LineError{Line: lineNo, Field: "created_at", Reason: fmt.Sprintf("%q is not an RFC 3339 time", *w.CreatedAt)}
+		at, reason := parseCreatedAt(*w.CreatedAt)
+		if reason != "" {
+			return ttprepo.Tag{}, &LineError{Line: lineNo, Field: "created_at", Reason: reason}
 		}
 		if at.IsZero() {
 			// The store reads a zero time as "not given" and would put the
@@ -130,7 +129,7 @@ func ParseFleetLine(lineNo int, line []byte) (FleetRecord, error) {
 	}
 	var w fleetLine
 	if err := json.Unmarshal(line, &w); err != nil {
-		return FleetRecord{}, jsonLineError(lineNo, err)
+		return FleetRecord{}, jsonLineError(lineNo, line, err)
 	}
 	// A field of another kind of record would be dropped unread, and an
 	// attacker without an ip stored with an empty one: refuse both.
@@ -188,11 +187,76 @@ func invalidUTF8Field(line []byte) string {
 	return name
 }
 
-// jsonLineError names the field of a JSON type mismatch when it can.
-func jsonLineError(lineNo int, err error) error {
+// jsonLineError names the field of a JSON type mismatch, or of a syntax
+// error inside a field's value, when it can.
+func jsonLineError(lineNo int, line []byte, err error) error {
+	var ie *inexactError
+	if errors.As(err, &ie) {
+		return &LineError{Line: lineNo, Field: "confidence", Reason: ie.reason}
+	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
 		return &LineError{Line: lineNo, Field: te.Field, Reason: fmt.Sprintf("cannot hold a JSON %s", te.Value)}
 	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		if se.Offset == 1 && bytes.HasPrefix(line, []byte("\uFEFF")) {
+			return &LineError{Line: lineNo, Reason: "starts with a byte order mark (U+FEFF); write the file as UTF-8 without one"}
+		}
+		return &LineError{Line: lineNo, Field: fieldAt(line, int(se.Offset)-1), Reason: "is not valid JSON: " + se.Error()}
+	}
 	return &LineError{Line: lineNo, Reason: "is not a JSON object: " + err.Error()}
+}
+
+// fieldAt returns the top-level key whose value holds byte off of line,
+// or "" when off is not inside a value of the top-level object (or a key
+// before it is written with escapes, which this scan does not decode).
+func fieldAt(line []byte, off int) string {
+	if off < 0 || off >= len(line) {
+		return ""
+	}
+	depth, key, inValue := 0, "", false
+	for i := 0; i < off; i++ {
+		switch line[i] {
+		case '"':
+			j := i + 1
+			for j < len(line) && line[j] != '"' {
+				if line[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if j >= off {
+				// off is inside this string: a key's or a value's.
+				if depth == 1 && !inValue {
+					return ""
+				}
+				i = off
+				continue
+			}
+			if depth == 1 && !inValue {
+				key = string(line[i+1 : j])
+				if bytes.IndexByte(line[i+1:j], '\\') >= 0 {
+					key = ""
+				}
+			}
+			i = j
+		case ':':
+			if depth == 1 {
+				inValue = true
+			}
+		case ',':
+			if depth == 1 {
+				inValue = false
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		}
+	}
+	if depth >= 1 && inValue {
+		return key
+	}
+	return ""
 }

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ttpstore/ttpstore/ttprepo"
 )
 
 const goodLine = `{"uuid": "u1", "source_kind": "session", "source_id": "s\u00e9", "attacker_uuid": "a1", "identity_uuid": null, "session_id": null, "decky_id": null, "tactic": "TA0006", "technique_id": "T1110", "sub_technique_id": null, "confidence": 0.9, "rule_id": "R0003", "rule_version": 1, "evidence": {"k": "\ud83d\ude00"}, "attack_release": "15.1", "mitre_url": "", "created_at": "2026-03-09T10:44:00.000000Z"}`
@@ -94,5 +97,83 @@ func TestParseFleetLineRefusesMisplacedFields(t *testing.T) {
 		if _, err := ParseFleetLine(1, []byte(line)); err != nil {
 			t.Errorf("%s: %v, want it accepted", line, err)
 		}
+	}
+}
+
+// TestParseTagLineRefusesRoundedNumbersAndTimes: a confidence a float64
+// cannot hold as written, and a created_at that time.Parse would read
+// loosely or cut short, are refused on their field; the same values
+// written exactly are read as written.
+func TestParseTagLineRefusesRoundedNumbersAndTimes(t *testing.T) {
+	const conf, at = `"confidence": 0.9`, `"created_at": "2026-03-09T10:44:00.000000Z"`
+	refused := []struct{ name, from, to, field string }{
+		{"confidence rounded up to the floor", conf, `"confidence": 0.29999999999999999`, "confidence"},
+		{"confidence rounded down to one", conf, `"confidence": 1.0000000000000001`, "confidence"},
+		{"confidence below the smallest double", conf, `"confidence": 1e-400`, "confidence"},
+		{"confidence past the largest double", conf, `"confidence": 1e400`, "confidence"},
+		{"confidence NaN", conf, `"confidence": NaN`, "confidence"},
+		{"confidence a string", conf, `"confidence": "0.9"`, "confidence"},
+		{"evidence not JSON", `"evidence": {"k": "\ud83d\ude00"}`, `"evidence": {"k": }`, "evidence"},
+		{"created_at digits past the ninth", at, `"created_at": "2026-03-09T10:44:00.1234560009Z"`, "created_at"},
+		{"created_at a seventh digit", at, `"created_at": "2026-03-09T10:44:00.1234567Z"`, "created_at"},
+		{"created_at offset hour 24", at, `"created_at": "2026-03-09T10:44:00+24:00"`, "created_at"},
+		{"created_at offset minute 60", at, `"created_at": "2026-03-09T10:44:00+05:60"`, "created_at"},
+		{"created_at comma before the fraction", at, `"created_at": "2026-03-09T10:44:00,5Z"`, "created_at"},
+		{"created_at no offset", at, `"created_at": "2026-03-09T10:44:00"`, "created_at"},
+	}
+	for _, c := range refused {
+		t.Run(c.name, func(t *testing.T) {
+			line := strings.Replace(goodLine, c.from, c.to, 1)
+			if line == goodLine {
+				t.Fatal("case did not change the line")
+			}
+			tag, err := ParseTagLine(4, []byte(line))
+			var le *LineError
+			if !errors.As(err, &le) || le.Field != c.field || le.Line != 4 {
+				t.Fatalf("got %+v, %v; want a line 4 error on %s", tag.Confidence, err, c.field)
+			}
+		})
+	}
+
+	accepted := []struct {
+		name, from, to string
+		check          func(tag ttprepo.Tag) bool
+	}{
+		{"confidence with a trailing zero", conf, `"confidence": 0.30`, func(g ttprepo.Tag) bool { return g.Confidence == 0.3 }},
+		{"confidence with an exponent", conf, `"confidence": 3E-1`, func(g ttprepo.Tag) bool { return g.Confidence == 0.3 }},
+		{"confidence as its exact binary value", conf, `"confidence": 0.299999999999999988897769753748434595763683319091796875`, func(g ttprepo.Tag) bool { return g.Confidence == 0.3 }},
+		{"confidence one", conf, `"confidence": 1.0`, func(g ttprepo.Tag) bool { return g.Confidence == 1 }},
+		{"confidence the smallest subnormal", conf, `"confidence": 5e-324`, func(g ttprepo.Tag) bool { return g.Confidence == 5e-324 }},
+		{"created_at zeros past the microsecond", at, `"created_at": "2026-03-09T10:44:00.123456000Z"`, func(g ttprepo.Tag) bool {
+			return g.CreatedAt.Equal(time.Date(2026, 3, 9, 10, 44, 0, 123456000, time.UTC))
+		}},
+		{"created_at offset 23:59", at, `"created_at": "2026-03-09T10:44:00-23:59"`, func(g ttprepo.Tag) bool {
+			return g.CreatedAt.Equal(time.Date(2026, 3, 10, 10, 43, 0, 0, time.UTC))
+		}},
+	}
+	for _, c := range accepted {
+		t.Run(c.name, func(t *testing.T) {
+			line := strings.Replace(goodLine, c.from, c.to, 1)
+			if line == goodLine {
+				t.Fatal("case did not change the line")
+			}
+			tag, err := ParseTagLine(4, []byte(line))
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !c.check(tag) {
+				t.Errorf("read as confidence %v, created_at %v", tag.Confidence, tag.CreatedAt)
+			}
+		})
+	}
+}
+
+// TestParseFleetLineNamesAByteOrderMark: a file saved with a byte order
+// mark fails on its first line with a reason that says so.
+func TestParseFleetLineNamesAByteOrderMark(t *testing.T) {
+	_, err := ParseFleetLine(1, []byte("\uFEFF"+`{"kind": "campaign", "uuid": "c1"}`))
+	var le *LineError
+	if !errors.As(err, &le) || !strings.Contains(le.Reason, "byte order mark") {
+		t.Fatalf("err = %v, want one naming the byte order mark", err)
 	}
 }

@@ -223,7 +223,16 @@ func TestIngestInvalidLines(t *testing.T) {
 	wantBad[f.raw(`[1, 2, 3]`)] = bad{"", "an array"}
 	addBad("", "too long", func(m map[string]any) { m["evidence"] = map[string]string{"pad": strings.Repeat("x", 4096)} })
 	f.raw("")
-	f.raw("   ")
+	f.raw(" \t ")
+	// Only JSON white space is blank; a no-break space is reported.
+	wantBad[f.raw("\u00a0")] = bad{"", "no-break space only"}
+	// Values the store would round: refused, not changed.
+	addBad("confidence", "confidence rounded up to the floor", func(m map[string]any) {
+		m["confidence"] = json.RawMessage("0.29999999999999999")
+	})
+	addBad("created_at", "created_at with a tenth fraction digit", func(m map[string]any) {
+		m["created_at"] = "2026-03-01T12:00:00.1234560009Z"
+	})
 	// Below the floor with an unknown attacker: never written, so never
 	// checked against the store.
 	f.add(func(m map[string]any) { m["attacker_uuid"], m["confidence"] = "no-such-attacker", 0.1 })
