@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -266,5 +267,42 @@ func checkSQLiteIntegrity(t *testing.T, s *ttprepo.Store) {
 	defer rows.Close()
 	if rows.Next() {
 		t.Error("foreign_key_check reports violations")
+	}
+}
+
+// TestConcurrentOpenOfNewSQLiteFile opens and migrates one SQLite file
+// that does not exist yet from several stores at the same moment, as two
+// `ttpctl ingest` runs started together do. SQLite fails one of two
+// connections that both want to switch a new file to WAL at once with
+// SQLITE_BUSY, without waiting; every Open must still succeed.
+func TestConcurrentOpenOfNewSQLiteFile(t *testing.T) {
+	ctx := context.Background()
+	const rounds, openers = 50, 6
+	for round := range rounds {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("new-%d.db", round))
+		start := make(chan struct{})
+		errs := make(chan error, openers)
+		var wg sync.WaitGroup
+		for range openers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				s, err := ttprepo.Open(ctx, "sqlite:"+path)
+				if err == nil {
+					_, err = s.Migrate(ctx)
+					s.Close()
+				}
+				errs <- err
+			}()
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
 	}
 }

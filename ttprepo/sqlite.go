@@ -131,9 +131,10 @@ func (b *sqliteBackend) isForeignKeyViolation(err error) bool {
 	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }
 
-func (b *sqliteBackend) isRetryable(err error) bool {
-	return sqliteCode(err)&0xff == sqlite3.SQLITE_BUSY
-}
+func (b *sqliteBackend) isRetryable(err error) bool { return isSQLiteBusy(err) }
+
+// isSQLiteBusy reports SQLITE_BUSY and its extended codes.
+func isSQLiteBusy(err error) bool { return sqliteCode(err)&0xff == sqlite3.SQLITE_BUSY }
 
 // sqliteRollup converts one generated rollup row; the generated row types
 // of the three scopes have the same fields.

@@ -78,11 +78,36 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, err
 	}
 	s.owned = true
-	if err := db.PingContext(ctx); err != nil {
+	if err := ping(ctx, db, dialect); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("ping %s: %w", dialect, err)
 	}
 	return s, nil
+}
+
+// sqliteOpenWait bounds how long Open retries a busy new SQLite file, as
+// long as the busy timeout SQLiteDSN sets.
+const sqliteOpenWait = 30 * time.Second
+
+// ping opens a first connection. A SQLite file that another process is
+// creating or switching to WAL at the same moment can refuse it with
+// SQLITE_BUSY before the busy timeout applies (two connections that both
+// read the header and both want to rewrite it: SQLite fails one at once
+// rather than wait on a deadlock), so a busy ping is retried until the
+// other is done, for as long as the busy timeout would have waited.
+func ping(ctx context.Context, db *sql.DB, dialect Dialect) error {
+	deadline := time.Now().Add(sqliteOpenWait)
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		err := db.PingContext(ctx)
+		if err == nil || dialect != SQLite || !isSQLiteBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // OpenDB wraps a database the caller opened. For SQLite, open it with
