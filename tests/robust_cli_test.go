@@ -56,10 +56,10 @@ func badLines(t *testing.T) []badLine {
 		}
 		out = append(out, badLine{name, field, bytes.Replace(good, []byte(old), []byte(new), 1)})
 	}
-	raw("confidence NaN", "", `"confidence":0.9`, `"confidence":NaN`)
+	raw("confidence NaN", "confidence", `"confidence":0.9`, `"confidence":NaN`)
 	raw("confidence huge", "confidence", `"confidence":0.9`, `"confidence":1e999`)
 	raw("source_id invalid UTF-8", "", `"source_id":"cli-raw"`, "\"source_id\":\"cli-\xff\"")
-	raw("evidence invalid JSON", "", `"evidence":{"fail_count":12}`, `"evidence":{"fail_count":}`)
+	raw("evidence invalid JSON", "evidence", `"evidence":{"fail_count":12}`, `"evidence":{"fail_count":}`)
 	raw("created_at unparsable", "created_at", `"created_at":"2026-03-01T12:00:00.123456Z"`, `"created_at":"yesterday"`)
 	raw("created_at finer than a microsecond", "created_at", `"created_at":"2026-03-01T12:00:00.123456Z"`, `"created_at":"2026-03-01T12:00:00.1234567Z"`)
 	raw("rule_version not a number", "rule_version", `"rule_version":1`, `"rule_version":"1"`)
