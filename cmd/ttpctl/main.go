@@ -88,7 +88,15 @@ func run(ctx context.Context, args []string, e *env) int {
 		}
 		return 2
 	}
-	e.dsn, e.dsnGiven = *dsn, *dsn != ""
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "db" })
+	if given && *dsn == "" {
+		// An unset variable in a script (--db "$DB") must not fall back
+		// to another database without a word.
+		fmt.Fprintln(e.stderr, "ttpctl: --db is empty")
+		return 2
+	}
+	e.dsn, e.dsnGiven = *dsn, given
 	if e.dsn == "" {
 		e.dsn = os.Getenv("TTP_DB")
 	}

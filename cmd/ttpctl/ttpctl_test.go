@@ -351,3 +351,18 @@ func TestCommandHelpListsFlags(t *testing.T) {
 		t.Errorf("ingest --help: exit %d, output %q; want the flags with their defaults, exit 0", code, out)
 	}
 }
+
+// TestEmptyDBFlagIsRefused: --db "" (an unset variable in a script) is a
+// usage error, not a quiet fall back to $TTP_DB or the default file.
+func TestEmptyDBFlagIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("TTP_DB", "")
+	code, _, errOut := ttpctl(t, "", "", "migrate", "up")
+	if code != 2 || !strings.Contains(errOut, "--db is empty") {
+		t.Fatalf("exit %d, stderr %q; want 2 and a word on the empty --db", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ttpstore.db")); !os.IsNotExist(err) {
+		t.Errorf("the default database was created: %v", err)
+	}
+}
