@@ -223,7 +223,7 @@ func TestIngestExitStatus(t *testing.T) {
 	if code != 1 {
 		t.Errorf("ingest with 3 invalid lines: exit %d, want 1\n%s%s", code, out, errOut)
 	}
-	for _, w := range []string{"line 2: is not a JSON object", "line 3: attacker_uuid: attacker \"missing-", "line 4: created_at:"} {
+	for _, w := range []string{"line 2: is not valid JSON", "line 3: attacker_uuid: attacker \"missing-", "line 4: created_at:"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}
