@@ -467,3 +467,37 @@ func TestCampaignCountsEachTagOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestExists tells stored identities, attackers and campaigns from
+// unknown ids on both backends, and refuses a session scope, which has no
+// row of its own.
+func TestExists(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *ttprepo.Store) {
+		ctx := context.Background()
+		must(t, s.UpsertCampaign(ctx, ttprepo.Campaign{UUID: "c-known"}))
+		must(t, s.UpsertIdentity(ctx, ttprepo.Identity{UUID: "i-known"}))
+		must(t, s.UpsertAttacker(ctx, ttprepo.Attacker{UUID: "a-known", IP: "192.0.2.7"}))
+		for _, c := range []struct {
+			kind ttprepo.ScopeKind
+			id   string
+			want bool
+		}{
+			{ttprepo.ScopeCampaign, "c-known", true},
+			{ttprepo.ScopeCampaign, "i-known", false},
+			{ttprepo.ScopeIdentity, "i-known", true},
+			{ttprepo.ScopeIdentity, "a-known", false},
+			{ttprepo.ScopeAttacker, "a-known", true},
+			{ttprepo.ScopeAttacker, "c-known", false},
+		} {
+			got, err := s.Exists(ctx, ttprepo.Scope{Kind: c.kind, ID: c.id})
+			if err != nil || got != c.want {
+				t.Errorf("Exists(%s %s) = %v, %v; want %v", c.kind, c.id, got, err, c.want)
+			}
+		}
+		for _, sc := range []ttprepo.Scope{{Kind: ttprepo.ScopeSession, ID: "s1"}, {}, {Kind: ttprepo.ScopeIdentity}} {
+			if _, err := s.Exists(ctx, sc); !errors.Is(err, ttprepo.ErrInvalidInput) {
+				t.Errorf("Exists(%v): %v, want ErrInvalidInput", sc, err)
+			}
+		}
+	})
+}

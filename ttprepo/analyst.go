@@ -54,6 +54,25 @@ func (sc Scope) check(fleetAllowed bool) error {
 	return fmt.Errorf("%w: scope %q (want identity, attacker, session or campaign)", ErrInvalidInput, sc.Kind)
 }
 
+// Exists reports whether the identity, attacker or campaign of sc is
+// stored, which tells an unknown id from a scope with no tags: both give
+// an empty rollup. A session is not stored apart from its tags, so a
+// session scope is refused with [ErrInvalidInput].
+func (s *Store) Exists(ctx context.Context, sc Scope) (bool, error) {
+	if err := sc.check(false); err != nil {
+		return false, err
+	}
+	switch sc.Kind {
+	case ScopeIdentity:
+		return s.b.identityExists(ctx, sc.ID)
+	case ScopeAttacker:
+		return s.b.attackerExists(ctx, sc.ID)
+	case ScopeCampaign:
+		return s.b.campaignExists(ctx, sc.ID)
+	}
+	return false, fmt.Errorf("%w: a session is known only by its tags", ErrInvalidInput)
+}
+
 // Page sizes for [Store.ListTags].
 const (
 	DefaultTagPageSize = 100

@@ -26,6 +26,7 @@ type backend interface {
 
 	attackerExists(ctx context.Context, id string) (bool, error)
 	identityExists(ctx context.Context, id string) (bool, error)
+	campaignExists(ctx context.Context, id string) (bool, error)
 	countTags(ctx context.Context) (int64, error)
 	// getTag returns sql.ErrNoRows for an id not stored.
 	getTag(ctx context.Context, uuid string) (Tag, error)

@@ -170,6 +170,10 @@ func (b *mysqlBackend) identityExists(ctx context.Context, id string) (bool, err
 	return b.q.IdentityExists(ctx, id)
 }
 
+func (b *mysqlBackend) campaignExists(ctx context.Context, id string) (bool, error) {
+	return b.q.CampaignExists(ctx, id)
+}
+
 func (b *mysqlBackend) countTags(ctx context.Context) (int64, error) { return b.q.CountTags(ctx) }
 
 func mysqlNumber(err error) uint16 {

@@ -117,6 +117,10 @@ func (b *sqliteBackend) identityExists(ctx context.Context, id string) (bool, er
 	return n, err
 }
 
+func (b *sqliteBackend) campaignExists(ctx context.Context, id string) (bool, error) {
+	return b.q.CampaignExists(ctx, id)
+}
+
 func (b *sqliteBackend) countTags(ctx context.Context) (int64, error) { return b.q.CountTags(ctx) }
 
 func sqliteCode(err error) int {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -143,6 +144,48 @@ func TestAnalystCommands(t *testing.T) {
 			_, again, _ := ttpctl(t, dsn, "", "purge", "--before", "2026-03-05")
 			if m := count.FindStringSubmatch(again); m == nil || m[1] != "0" {
 				t.Errorf("a second purge said %q, want 0 tags", again)
+			}
+		})
+	}
+}
+
+// TestRollupTellsUnknownFromEmpty: an id the store does not hold is an
+// error naming it, while a stored identity, attacker or campaign with no
+// tags, and any session without tags, print an empty rollup.
+func TestRollupTellsUnknownFromEmpty(t *testing.T) {
+	raw, err := os.ReadFile(corpus + "fleet.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var r struct{ Kind, UUID string }
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := stored[r.Kind]; !ok {
+			stored[r.Kind] = r.UUID
+		}
+	}
+	for name, fresh := range dsns(t) {
+		t.Run(name, func(t *testing.T) {
+			dsn := fresh(t)
+			if code, out, errOut := ttpctl(t, dsn, "", "ingest", "--fleet", corpus+"fleet.jsonl", os.DevNull); code != 0 {
+				t.Fatalf("ingest: exit %d\n%s%s", code, out, errOut)
+			}
+			for _, kind := range []string{"identity", "attacker", "campaign"} {
+				code, out, errOut := ttpctl(t, dsn, "", "rollup", kind, "no-such-"+kind)
+				if code != 1 || !strings.Contains(errOut, `no `+kind+` "no-such-`+kind+`" in the store`) {
+					t.Errorf("rollup of an unknown %s: exit %d, stdout %q, stderr %q", kind, code, out, errOut)
+				}
+				code, out, errOut = ttpctl(t, dsn, "", "rollup", kind, stored[kind])
+				if code != 0 || !strings.Contains(out, "(no techniques)") {
+					t.Errorf("rollup of a stored %s with no tags: exit %d, stdout %q, stderr %q", kind, code, out, errOut)
+				}
+			}
+			code, out, errOut := ttpctl(t, dsn, "", "rollup", "session", "no-such-session")
+			if code != 0 || !strings.Contains(out, "(no techniques)") {
+				t.Errorf("rollup of a session with no tags: exit %d, stdout %q, stderr %q", code, out, errOut)
 			}
 		})
 	}
