@@ -78,7 +78,7 @@ func purgeCutoff(cutoff time.Time) (time.Time, error) {
 		c = t.Add(time.Microsecond)
 	}
 	if c.Year() < 1 || c.Year() > 9999 {
-		return time.Time{}, fmt.Errorf("purge: %w: cutoff %s is outside years 1 to 9999", ErrInvalidInput, cutoff)
+		return time.Time{}, fmt.Errorf("purge: %w: cutoff %s, rounded up to the microsecond, is outside years 1 to 9999", ErrInvalidInput, cutoff.Format(time.RFC3339Nano))
 	}
 	return c, nil
 }
