@@ -25,17 +25,28 @@ func TestParseTagLineRefusesSilentChanges(t *testing.T) {
 		{"high surrogate at the end", `"source_id": "s\u00e9"`, `"source_id": "x\ud83d"`, "source_id"},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			line := strings.Replace(goodLine, c.from, c.to, 1)
-			if line == goodLine {
-				t.Fatal("case did not change the line")
-			}
-			_, err := ParseTagLine(7, []byte(line))
-			var le *LineError
-			if !errors.As(err, &le) || le.Field != c.field || le.Line != 7 {
-				t.Fatalf("err = %v, want a line 7 error on %s", err, c.field)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { wantFieldError(t, editedLine(t, c.from, c.to), c.field) })
+	}
+}
+
+// editedLine is goodLine with from replaced by to.
+func editedLine(t *testing.T, from, to string) []byte {
+	t.Helper()
+	line := strings.Replace(goodLine, from, to, 1)
+	if line == goodLine {
+		t.Fatal("case did not change the line")
+	}
+	return []byte(line)
+}
+
+// wantFieldError parses line as line 7 and fails unless it is refused
+// with a LineError on field.
+func wantFieldError(t *testing.T, line []byte, field string) {
+	t.Helper()
+	tag, err := ParseTagLine(7, line)
+	var le *LineError
+	if !errors.As(err, &le) || le.Field != field || le.Line != 7 {
+		t.Fatalf("got confidence %v, err %v; want a line 7 error on %s", tag.Confidence, err, field)
 	}
 }
 
@@ -122,17 +133,7 @@ func TestParseTagLineRefusesRoundedNumbersAndTimes(t *testing.T) {
 		{"created_at no offset", at, `"created_at": "2026-03-09T10:44:00"`, "created_at"},
 	}
 	for _, c := range refused {
-		t.Run(c.name, func(t *testing.T) {
-			line := strings.Replace(goodLine, c.from, c.to, 1)
-			if line == goodLine {
-				t.Fatal("case did not change the line")
-			}
-			tag, err := ParseTagLine(4, []byte(line))
-			var le *LineError
-			if !errors.As(err, &le) || le.Field != c.field || le.Line != 4 {
-				t.Fatalf("got %+v, %v; want a line 4 error on %s", tag.Confidence, err, c.field)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { wantFieldError(t, editedLine(t, c.from, c.to), c.field) })
 	}
 
 	accepted := []struct {
@@ -153,11 +154,7 @@ func TestParseTagLineRefusesRoundedNumbersAndTimes(t *testing.T) {
 	}
 	for _, c := range accepted {
 		t.Run(c.name, func(t *testing.T) {
-			line := strings.Replace(goodLine, c.from, c.to, 1)
-			if line == goodLine {
-				t.Fatal("case did not change the line")
-			}
-			tag, err := ParseTagLine(4, []byte(line))
+			tag, err := ParseTagLine(4, editedLine(t, c.from, c.to))
 			if err != nil {
 				t.Fatalf("refused: %v", err)
 			}
