@@ -189,12 +189,13 @@ func TestIngestAndRollupsMatchExpected(t *testing.T) {
 				t.Errorf("times are not RFC 3339 UTC: %.300s", out)
 			}
 
-			// An unknown scope is an empty array, not null; the table
-			// says so in words.
-			if code, out, _ := ttpctl(t, dsn, "", "rollup", "identity", "no-such-identity", "--json"); code != 0 || strings.TrimSpace(out) != "[]" {
+			// An empty rollup is an empty array, not null; the table says
+			// so in words. (An unknown identity, attacker or campaign is
+			// an error: TestRollupTellsUnknownFromEmpty.)
+			if code, out, _ := ttpctl(t, dsn, "", "rollup", "session", "no-such-session", "--json"); code != 0 || strings.TrimSpace(out) != "[]" {
 				t.Errorf("empty rollup --json: exit %d, %q; want []", code, out)
 			}
-			if code, out, _ := ttpctl(t, dsn, "", "rollup", "campaign", "no-such-campaign"); code != 0 || !strings.Contains(out, "no techniques") {
+			if code, out, _ := ttpctl(t, dsn, "", "rollup", "session", "no-such-session"); code != 0 || !strings.Contains(out, "no techniques") {
 				t.Errorf("empty rollup table: exit %d, %q", code, out)
 			}
 		})
