@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // exactFloat is a JSON number that a float64 holds as written: the text
@@ -18,11 +19,9 @@ import (
 // with the floor, as 0.3, and neither does "1e-400", which would become 0.
 type exactFloat float64
 
-// maxExactFloatLen bounds the text of a number checked digit by digit.
-// Every float64 has an exact decimal form shorter than this (the longest,
-// of the smallest subnormals, has 767 significant digits), so a longer
-// text only pads one with zeros, or holds more digits than a float64 can.
-const maxExactFloatLen = 1100
+// maxExactDigits bounds the significant digits of an exact float64: the
+// longest exact decimal form, of the smallest subnormals, has 767.
+const maxExactDigits = 800
 
 // minNormal is the smallest positive normal float64. Above it, a decimal
 // of at most 15 significant digits always comes back from its float64
@@ -40,14 +39,9 @@ func (f *exactFloat) UnmarshalJSON(b []byte) error {
 	case '[':
 		return &json.UnmarshalTypeError{Value: "array", Type: reflect.TypeFor[float64]()}
 	}
-	text := string(b)
-	v, err := strconv.ParseFloat(text, 64)
-	if err != nil || math.IsInf(v, 0) {
-		return &inexactError{text: text, reason: "is too large for a double"}
-	}
-	if !exactDecimal(text, v) {
-		shortest := strconv.FormatFloat(v, 'g', -1, 64)
-		return &inexactError{text: text, reason: fmt.Sprintf("cannot be held exactly as a double (it would be stored as %s)", shortest)}
+	v, reason := readExactFloat(string(b))
+	if reason != "" {
+		return &inexactError{reason: reason}
 	}
 	*f = exactFloat(v)
 	return nil
@@ -55,60 +49,112 @@ func (f *exactFloat) UnmarshalJSON(b []byte) error {
 
 // inexactError is a number the store would change; ParseTagLine turns it
 // into a LineError for the confidence field.
-type inexactError struct{ text, reason string }
+type inexactError struct{ reason string }
 
-func (e *inexactError) Error() string { return e.text + " " + e.reason }
+func (e *inexactError) Error() string { return e.reason }
 
-// exactDecimal reports whether the JSON number text has the value of the
-// shortest decimal form of v, the float64 parsed from it.
-func exactDecimal(text string, v float64) bool {
-	digits, nonzero := significantDigits(text)
-	if v == 0 {
-		return !nonzero
+// readExactFloat reads a JSON number, or says why a float64 cannot hold
+// it as written. The number is first brought to a canonical form, its
+// significant digits and a power of ten, so that neither a long run of
+// zeros nor an exponent too large for strconv (which stops reading an
+// exponent past 10,000) can make it read as another number.
+func readExactFloat(text string) (float64, string) {
+	neg, digits, exp := canonicalNumber(text)
+	if digits == "" {
+		if neg {
+			return math.Copysign(0, -1), ""
+		}
+		return 0, ""
 	}
-	if digits <= 15 && math.Abs(v) >= minNormal {
-		return true
+	n := len(digits)
+	// The value is digits × 10^exp, between 10^(exp+n-1) and 10^(exp+n).
+	switch {
+	case exp+n-1 > 308:
+		return 0, "is too large for a double"
+	case exp+n < -324:
+		return 0, "cannot be held exactly as a double (it would be stored as 0)"
+	case n > maxExactDigits:
+		return 0, fmt.Sprintf("cannot be held exactly as a double (it has %d significant digits)", n)
 	}
-	if len(text) > maxExactFloatLen {
-		return false
+	canonical := digits + "e" + strconv.Itoa(exp)
+	if neg {
+		canonical = "-" + canonical
 	}
-	written, ok := new(big.Rat).SetString(text)
-	if !ok {
-		return false
+	v, err := strconv.ParseFloat(canonical, 64)
+	if err != nil && math.IsInf(v, 0) {
+		return 0, "is too large for a double"
 	}
+	if n <= 15 && math.Abs(v) >= minNormal {
+		return v, ""
+	}
+	written, _ := new(big.Rat).SetString(canonical)
+	shortest := strconv.FormatFloat(v, 'g', -1, 64)
 	// The text may be the float64's shortest form, or its exact binary
 	// value written out in full: either way nothing is lost.
-	if shortest, ok := new(big.Rat).SetString(strconv.FormatFloat(v, 'g', -1, 64)); ok && written.Cmp(shortest) == 0 {
-		return true
+	if s, ok := new(big.Rat).SetString(shortest); ok && written.Cmp(s) == 0 {
+		return v, ""
 	}
-	return written.Cmp(new(big.Rat).SetFloat64(v)) == 0
+	if written.Cmp(new(big.Rat).SetFloat64(v)) == 0 {
+		return v, ""
+	}
+	return 0, fmt.Sprintf("cannot be held exactly as a double (it would be stored as %s)", shortest)
 }
 
-// significantDigits counts the digits of a JSON number's mantissa from its
-// first nonzero digit to its last nonzero one, and reports whether it has
-// any nonzero digit.
-func significantDigits(text string) (n int, nonzero bool) {
-	first, last, pos := -1, -1, 0
-	for i := 0; i < len(text); i++ {
+// canonicalNumber splits a JSON number into its sign, its significant
+// digits (no leading or trailing zeros; empty for zero) and the power of
+// ten they are multiplied by. An exponent too large for an int saturates,
+// which still places the value far outside a float64's range.
+func canonicalNumber(text string) (neg bool, digits string, exp int) {
+	i := 0
+	if i < len(text) && text[i] == '-' {
+		neg = true
+		i++
+	}
+	var mant []byte
+	frac, inFrac := 0, false
+	for ; i < len(text); i++ {
 		c := text[i]
-		if c == 'e' || c == 'E' {
-			break
-		}
-		if c < '0' || c > '9' {
+		if c == '.' {
+			inFrac = true
 			continue
 		}
-		if c != '0' {
-			if first < 0 {
-				first = pos
-			}
-			last = pos
+		if c < '0' || c > '9' {
+			break
 		}
-		pos++
+		if c == '0' && len(mant) == 0 {
+			if inFrac {
+				frac++
+			}
+			continue
+		}
+		mant = append(mant, c)
+		if inFrac {
+			frac++
+		}
 	}
-	if first < 0 {
-		return 0, false
+	e := 0
+	if i < len(text) && (text[i] == 'e' || text[i] == 'E') {
+		i++
+		eneg := false
+		if i < len(text) && (text[i] == '+' || text[i] == '-') {
+			eneg = text[i] == '-'
+			i++
+		}
+		for ; i < len(text); i++ {
+			if e < 1e9 {
+				e = e*10 + int(text[i]-'0')
+			}
+		}
+		if eneg {
+			e = -e
+		}
 	}
-	return last - first + 1, true
+	trailing := 0
+	for len(mant) > 0 && mant[len(mant)-1] == '0' {
+		mant = mant[:len(mant)-1]
+		trailing++
+	}
+	return neg, string(mant), e - frac + trailing
 }
 
 // parseCreatedAt reads an RFC 3339 time as the store keeps it. time.Parse
@@ -123,7 +169,7 @@ func parseCreatedAt(s string) (time.Time, string) {
 	}
 	at, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fmt.Sprintf("%q is not an RFC 3339 time", s)
+		return time.Time{}, fmt.Sprintf("%s is not an RFC 3339 time", quoteShort(s))
 	}
 	return at, ""
 }
@@ -133,7 +179,7 @@ func parseCreatedAt(s string) (time.Time, string) {
 // 23:59, and no nonzero fraction digit past the microsecond. Dates and
 // clock fields are left to time.Parse.
 func checkRFC3339(s string) string {
-	notRFC := fmt.Sprintf("%q is not an RFC 3339 time", s)
+	notRFC := fmt.Sprintf("%s is not an RFC 3339 time", quoteShort(s))
 	const clockEnd = len("2006-01-02T15:04:05")
 	if len(s) < clockEnd+1 {
 		return notRFC
@@ -164,7 +210,7 @@ func checkRFC3339(s string) string {
 		n := 1
 		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
 			if n > 6 && rest[n] != '0' {
-				return fmt.Sprintf("%q is finer than a microsecond, which the store cannot keep", s)
+				return fmt.Sprintf("%s is finer than a microsecond, which the store cannot keep", quoteShort(s))
 			}
 			n++
 		}
@@ -183,7 +229,7 @@ func checkRFC3339(s string) string {
 			return notRFC
 		}
 		if h > 23 || m > 59 {
-			return fmt.Sprintf("%q is not an RFC 3339 time: offset %s is out of range", s, rest)
+			return fmt.Sprintf("%s is not an RFC 3339 time: offset %s is out of range", quoteShort(s), rest)
 		}
 		return ""
 	}
@@ -196,4 +242,17 @@ func twoDigits(s string) (int, bool) {
 		return 0, false
 	}
 	return int(s[0]-'0')*10 + int(s[1]-'0'), true
+}
+
+// quoteShort quotes s for an error message, cut to its first 64 bytes (at
+// a character boundary): a line may be 2 MiB long.
+func quoteShort(s string) string {
+	if len(s) <= 64 {
+		return strconv.Quote(s)
+	}
+	cut := 64
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "..."
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"unicode/utf8"
 
@@ -75,7 +76,8 @@ func ParseTagLine(lineNo int, line []byte) (ttprepo.Tag, error) {
 	if err := dec.Decode(&w); err != nil {
 		return ttprepo.Tag{}, jsonLineError(lineNo, line, err)
 	}
-	if dec.More() {
+	// dec.More reports false for a stray '}' or ']', so look at the rest.
+	if len(bytes.Trim(line[dec.InputOffset():], " \t\r\n")) > 0 {
 		return ttprepo.Tag{}, &LineError{Line: lineNo, Reason: "has data after the JSON object"}
 	}
 	if w.Confidence == nil {
@@ -198,21 +200,31 @@ func jsonLineError(lineNo int, line []byte, err error) error {
 	if errors.As(err, &te) && te.Field != "" {
 		return &LineError{Line: lineNo, Field: te.Field, Reason: fmt.Sprintf("cannot hold a JSON %s", te.Value)}
 	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return &LineError{Line: lineNo, Field: fieldAt(line, len(line)), Reason: "is not valid JSON: it ends inside the object"}
+	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		if se.Offset == 1 && bytes.HasPrefix(line, []byte("\uFEFF")) {
 			return &LineError{Line: lineNo, Reason: "starts with a byte order mark (U+FEFF); write the file as UTF-8 without one"}
 		}
-		return &LineError{Line: lineNo, Field: fieldAt(line, int(se.Offset)-1), Reason: "is not valid JSON: " + se.Error()}
+		// At the end of the input there is no offending byte: the field,
+		// if any, is the one the line ends inside.
+		at := int(se.Offset) - 1
+		if int(se.Offset) >= len(line) && strings.HasPrefix(se.Error(), "unexpected end") {
+			at = len(line)
+		}
+		return &LineError{Line: lineNo, Field: fieldAt(line, at), Reason: "is not valid JSON: " + se.Error()}
 	}
 	return &LineError{Line: lineNo, Reason: "is not a JSON object: " + err.Error()}
 }
 
-// fieldAt returns the top-level key whose value holds byte off of line,
-// or "" when off is not inside a value of the top-level object (or a key
+// fieldAt returns the top-level key whose value holds byte off of line
+// (off = len(line): the value the line ends inside), or "" when off is
+// not inside a value of the top-level object (or a key
 // before it is written with escapes, which this scan does not decode).
 func fieldAt(line []byte, off int) string {
-	if off < 0 || off >= len(line) {
+	if off < 0 || off > len(line) {
 		return ""
 	}
 	depth, key, inValue := 0, "", false

@@ -123,6 +123,10 @@ func TestParseTagLineRefusesRoundedNumbersAndTimes(t *testing.T) {
 		{"confidence below the smallest double", conf, `"confidence": 1e-400`, "confidence"},
 		{"confidence past the largest double", conf, `"confidence": 1e400`, "confidence"},
 		{"confidence NaN", conf, `"confidence": NaN`, "confidence"},
+		// strconv stops reading an exponent past 10,000: a long mantissa
+		// and a large exponent must not pass for 0.3.
+		{"confidence 3e-90002 written long", conf, `"confidence": 3` + strings.Repeat("0", 9999) + `e-100001`, "confidence"},
+		{"confidence with an exponent past any int", conf, `"confidence": 9e-1000000000000000000000000000001`, "confidence"},
 		{"confidence a string", conf, `"confidence": "0.9"`, "confidence"},
 		{"evidence not JSON", `"evidence": {"k": "\ud83d\ude00"}`, `"evidence": {"k": }`, "evidence"},
 		{"created_at digits past the ninth", at, `"created_at": "2026-03-09T10:44:00.1234560009Z"`, "created_at"},
@@ -144,6 +148,8 @@ func TestParseTagLineRefusesRoundedNumbersAndTimes(t *testing.T) {
 		{"confidence with an exponent", conf, `"confidence": 3E-1`, func(g ttprepo.Tag) bool { return g.Confidence == 0.3 }},
 		{"confidence as its exact binary value", conf, `"confidence": 0.299999999999999988897769753748434595763683319091796875`, func(g ttprepo.Tag) bool { return g.Confidence == 0.3 }},
 		{"confidence one", conf, `"confidence": 1.0`, func(g ttprepo.Tag) bool { return g.Confidence == 1 }},
+		{"confidence 0.3 written long", conf, `"confidence": 0.` + strings.Repeat("0", 20000) + `3e20000`, func(g ttprepo.Tag) bool { return g.Confidence == 0.3 }},
+		{"confidence padded with zeros", conf, `"confidence": 0.30000000000000004` + strings.Repeat("0", 1090), func(g ttprepo.Tag) bool { return g.Confidence == 0.30000000000000004 }},
 		{"confidence the smallest subnormal", conf, `"confidence": 5e-324`, func(g ttprepo.Tag) bool { return g.Confidence == 5e-324 }},
 		{"created_at zeros past the microsecond", at, `"created_at": "2026-03-09T10:44:00.123456000Z"`, func(g ttprepo.Tag) bool {
 			return g.CreatedAt.Equal(time.Date(2026, 3, 9, 10, 44, 0, 123456000, time.UTC))
@@ -174,3 +180,34 @@ func TestParseFleetLineNamesAByteOrderMark(t *testing.T) {
 		t.Fatalf("err = %v, want one naming the byte order mark", err)
 	}
 }
+
+// TestParseLinesRefuseTrailingDataAndNameTruncation: a stray '}' or ']'
+// after a tag object is refused, and a line cut short names the field it
+// ends inside, or none when it ends between fields.
+func TestParseLinesRefuseTrailingDataAndNameTruncation(t *testing.T) {
+	for _, tail := range []string{"}", "]", " ]]]}", " {}"} {
+		if _, err := ParseTagLine(2, []byte(goodLine+tail)); err == nil {
+			t.Errorf("a tag line followed by %q was accepted", tail)
+		}
+	}
+	for _, c := range []struct {
+		name, line, field string
+		parse             func(int, []byte) error
+	}{
+		{"tag line cut inside evidence", goodLine[:strings.Index(goodLine, `"evidence": {`)+len(`"evidence": {"k"`)], "evidence", parseTag},
+		{"tag line cut after a comma", goodLine[:strings.Index(goodLine, `, "source_kind"`)+1], "", parseTag},
+		{"fleet line cut after a comma", `{"kind": "campaign", "uuid": "c1",`, "", parseFleet},
+		{"fleet line cut inside a value", `{"kind": "campaign", "uuid": "c1`, "uuid", parseFleet},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.parse(5, []byte(c.line))
+			var le *LineError
+			if !errors.As(err, &le) || le.Field != c.field || le.Line != 5 {
+				t.Fatalf("err = %v, want a line 5 error on field %q", err, c.field)
+			}
+		})
+	}
+}
+
+func parseTag(n int, line []byte) error   { _, err := ParseTagLine(n, line); return err }
+func parseFleet(n int, line []byte) error { _, err := ParseFleetLine(n, line); return err }
