@@ -78,11 +78,26 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, err
 	}
 	s.owned = true
-	if err := ping(ctx, db, dialect); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("ping %s: %w", dialect, err)
+	// A SQLite ping can wait in the busy handler for the whole busy
+	// timeout, which does not watch ctx: wait for it here so that a
+	// cancelled ctx ends Open at once. The ping left behind ends on its
+	// own, and the pool is closed after it.
+	done := make(chan error, 1)
+	go func() { done <- ping(ctx, db, dialect) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("ping %s: %w", dialect, err)
+		}
+		return s, nil
+	case <-ctx.Done():
+		go func() {
+			<-done
+			db.Close()
+		}()
+		return nil, fmt.Errorf("ping %s: %w", dialect, ctx.Err())
 	}
-	return s, nil
 }
 
 // sqliteOpenWait bounds how long Open retries a busy new SQLite file, as
@@ -95,6 +110,10 @@ const sqliteOpenWait = 30 * time.Second
 // read the header and both want to rewrite it: SQLite fails one at once
 // rather than wait on a deadlock), so a busy ping is retried until the
 // other is done, for as long as the busy timeout would have waited.
+//
+// The deadline is checked between pings, so a ping that starts just
+// before it and waits the busy timeout out can take Open past it, up to
+// twice the busy timeout in all.
 func ping(ctx context.Context, db *sql.DB, dialect Dialect) error {
 	deadline := time.Now().Add(sqliteOpenWait)
 	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
