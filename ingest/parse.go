@@ -220,14 +220,15 @@ func jsonLineError(lineNo int, line []byte, err error) error {
 }
 
 // fieldAt returns the top-level key whose value holds byte off of line
-// (off = len(line): the value the line ends inside), or "" when off is
+// (off = len(line): the string, object or array value the line ends
+// inside), or "" when off is
 // not inside a value of the top-level object (or a key
 // before it is written with escapes, which this scan does not decode).
 func fieldAt(line []byte, off int) string {
 	if off < 0 || off > len(line) {
 		return ""
 	}
-	depth, key, inValue := 0, "", false
+	depth, key, inValue, inString := 0, "", false, false
 	for i := 0; i < off; i++ {
 		switch line[i] {
 		case '"':
@@ -243,7 +244,7 @@ func fieldAt(line []byte, off int) string {
 				if depth == 1 && !inValue {
 					return ""
 				}
-				i = off
+				i, inString = off, true
 				continue
 			}
 			if depth == 1 && !inValue {
@@ -266,6 +267,11 @@ func fieldAt(line []byte, off int) string {
 		case '}', ']':
 			depth--
 		}
+	}
+	// A line that ends after a whole number, string or literal at the
+	// top level ends between fields, not inside one.
+	if off == len(line) && depth == 1 && !inString {
+		return ""
 	}
 	if depth >= 1 && inValue {
 		return key

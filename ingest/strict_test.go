@@ -211,3 +211,14 @@ func TestParseLinesRefuseTrailingDataAndNameTruncation(t *testing.T) {
 
 func parseTag(n int, line []byte) error   { _, err := ParseTagLine(n, line); return err }
 func parseFleet(n int, line []byte) error { _, err := ParseFleetLine(n, line); return err }
+
+// TestParseTagLineCutAfterANumberNamesNoField: a line that ends right
+// after a number has a whole value there; what is missing is the end of
+// the object, not part of that field.
+func TestParseTagLineCutAfterANumberNamesNoField(t *testing.T) {
+	err := parseTag(3, []byte(`{"uuid": "x", "confidence": 0.9`))
+	var le *LineError
+	if !errors.As(err, &le) || le.Field != "" {
+		t.Fatalf("err = %v, want a line error naming no field", err)
+	}
+}
