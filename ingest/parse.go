@@ -221,9 +221,8 @@ func jsonLineError(lineNo int, line []byte, err error) error {
 
 // fieldAt returns the top-level key whose value holds byte off of line
 // (off = len(line): the string, object or array value the line ends
-// inside), or "" when off is
-// not inside a value of the top-level object (or a key
-// before it is written with escapes, which this scan does not decode).
+// inside), or "" when off is not inside a value of the top-level object
+// or the key is written with escapes, which this scan does not decode.
 func fieldAt(line []byte, off int) string {
 	if off < 0 || off > len(line) {
 		return ""
