@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -150,8 +151,9 @@ func TestAnalystCommands(t *testing.T) {
 }
 
 // TestRollupTellsUnknownFromEmpty: an id the store does not hold is an
-// error naming it, while a stored identity, attacker or campaign with no
-// tags, and any session without tags, print an empty rollup.
+// error naming it, in rollup, tags, navigator and phases, while a stored
+// identity, attacker or campaign with no tags, and any session without
+// tags, give an empty answer.
 func TestRollupTellsUnknownFromEmpty(t *testing.T) {
 	raw, err := os.ReadFile(corpus + "fleet.jsonl")
 	if err != nil {
@@ -173,6 +175,7 @@ func TestRollupTellsUnknownFromEmpty(t *testing.T) {
 			if code, out, errOut := ttpctl(t, dsn, "", "ingest", "--fleet", corpus+"fleet.jsonl", os.DevNull); code != 0 {
 				t.Fatalf("ingest: exit %d\n%s%s", code, out, errOut)
 			}
+			layer := filepath.Join(t.TempDir(), "layer.json")
 			for _, kind := range []string{"identity", "attacker", "campaign"} {
 				code, out, errOut := ttpctl(t, dsn, "", "rollup", kind, "no-such-"+kind)
 				if code != 1 || !strings.Contains(errOut, `no `+kind+` "no-such-`+kind+`" in the store`) {
@@ -182,6 +185,25 @@ func TestRollupTellsUnknownFromEmpty(t *testing.T) {
 				if code != 0 || !strings.Contains(out, "(no techniques)") {
 					t.Errorf("rollup of a stored %s with no tags: exit %d, stdout %q, stderr %q", kind, code, out, errOut)
 				}
+				// The other scoped commands check the id the same way.
+				for _, args := range [][]string{
+					{"tags", "--" + kind, "ID", "--technique", "T1110"},
+					{"navigator", "--" + kind, "ID", "-o", layer},
+				} {
+					for id, want := range map[string]int{"no-such-" + kind: 1, stored[kind]: 0} {
+						a := slices.Clone(args)
+						a[2] = id
+						if code, out, errOut := ttpctl(t, dsn, "", a...); code != want {
+							t.Errorf("%v: exit %d, want %d; stdout %q, stderr %q", a, code, want, out, errOut)
+						}
+					}
+				}
+			}
+			if code, _, errOut := ttpctl(t, dsn, "", "phases", "no-such-identity"); code != 1 || !strings.Contains(errOut, "no identity") {
+				t.Errorf("phases of an unknown identity: exit %d, stderr %q", code, errOut)
+			}
+			if code, _, errOut := ttpctl(t, dsn, "", "phases", stored["identity"]); code != 0 {
+				t.Errorf("phases of a stored identity with no tags: exit %d, stderr %q", code, errOut)
 			}
 			code, out, errOut := ttpctl(t, dsn, "", "rollup", "session", "no-such-session")
 			if code != 0 || !strings.Contains(out, "(no techniques)") {

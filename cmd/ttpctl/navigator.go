@@ -37,6 +37,9 @@ func runNavigator(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
+	if err := checkKnown(ctx, s, scope); err != nil {
+		return err
+	}
 	layer, err := s.NavigatorLayer(ctx, scope)
 	if err != nil {
 		return err

@@ -41,6 +41,24 @@ func openStoreMode(ctx context.Context, e *env, mustExist bool) (*ttprepo.Store,
 	return s, nil
 }
 
+// checkKnown fails when sc is an identity, attacker or campaign the store
+// does not hold. An unknown id and a scope with no tags both give empty
+// answers; a mistyped id should not read as "nothing seen". Sessions and
+// the fleet are not checked: a session is known only by its tags.
+func checkKnown(ctx context.Context, s *ttprepo.Store, sc ttprepo.Scope) error {
+	if sc.Kind == ttprepo.ScopeSession || sc.Kind == ttprepo.ScopeFleet {
+		return nil
+	}
+	known, err := s.Exists(ctx, sc)
+	if err != nil {
+		return err
+	}
+	if !known {
+		return fmt.Errorf("no %s %q in the store", sc.Kind, sc.ID)
+	}
+	return nil
+}
+
 // printJSON writes v as indented JSON. Times in the domain types are UTC,
 // so they encode as RFC 3339 with a Z.
 func printJSON(w io.Writer, v any) error {

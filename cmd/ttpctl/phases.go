@@ -45,6 +45,9 @@ func runPhases(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
+	if err := checkKnown(ctx, s, ttprepo.Scope{Kind: ttprepo.ScopeIdentity, ID: *identity}); err != nil {
+		return err
+	}
 	kc, err := s.KillChainByIdentity(ctx, *identity)
 	if err != nil {
 		return err

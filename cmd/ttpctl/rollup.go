@@ -47,16 +47,8 @@ func runRollup(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	if kind != "session" {
-		// An unknown id and a scope with no tags both give an empty
-		// rollup; a mistyped id should not read as "nothing seen".
-		known, err := s.Exists(ctx, ttprepo.Scope{Kind: ttprepo.ScopeKind(kind), ID: id})
-		if err != nil {
-			return err
-		}
-		if !known {
-			return fmt.Errorf("no %s %q in the store", kind, id)
-		}
+	if err := checkKnown(ctx, s, ttprepo.Scope{Kind: ttprepo.ScopeKind(kind), ID: id}); err != nil {
+		return err
 	}
 	return printRollup(ctx, e.stdout, s, kind, id, *asJSON)
 }

@@ -99,6 +99,9 @@ func runTags(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
+	if err := checkKnown(ctx, s, scope); err != nil {
+		return err
+	}
 	page, err := s.ListTags(ctx, q)
 	if err != nil {
 		return err
