@@ -212,3 +212,79 @@ func TestRollupTellsUnknownFromEmpty(t *testing.T) {
 		})
 	}
 }
+
+// TestTagsJSONKeepsEvidenceBytes: tags --json prints each tag's evidence
+// byte for byte as the tag line gave it (spacing, non-ASCII, characters
+// encoding/json would escape), not re-encoded.
+func TestTagsJSONKeepsEvidenceBytes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tags.jsonl")
+	raw, err := os.ReadFile(corpus + "tags.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(string(raw), "\n")
+	var line map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(first), &line); err != nil {
+		t.Fatal(err)
+	}
+	evidence := `{ "html":"<b>&amp;</b>",  "note" : "échec ✓\u00e9", "n": 1.50 }`
+	// Edit the raw line, so that nothing re-encodes it: the evidence
+	// replaced as written, the confidence set above the floor.
+	edited := []byte(replaceValue(t, replaceValue(t, first, "evidence", string(line["evidence"]), evidence),
+		"confidence", string(line["confidence"]), "0.9"))
+	if err := os.WriteFile(path, append(edited, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var anchor struct {
+		Attacker *string `json:"attacker_uuid"`
+		Identity *string `json:"identity_uuid"`
+	}
+	if err := json.Unmarshal(edited, &anchor); err != nil {
+		t.Fatal(err)
+	}
+	flag, id := "--attacker", anchor.Attacker
+	if id == nil {
+		flag, id = "--identity", anchor.Identity
+	}
+	for name, fresh := range dsns(t) {
+		t.Run(name, func(t *testing.T) {
+			dsn := fresh(t)
+			if code, out, errOut := ttpctl(t, dsn, "", "ingest", "--fleet", corpus+"fleet.jsonl", path); code != 0 {
+				t.Fatalf("ingest: exit %d\n%s%s", code, out, errOut)
+			}
+			args := []string{"tags", flag, *id, "--json"}
+			if flag != "--attacker" {
+				var tech string
+				json.Unmarshal(line["technique_id"], &tech)
+				args = append(args, "--technique", tech)
+			}
+			code, out, errOut := ttpctl(t, dsn, "", args...)
+			if code != 0 {
+				t.Fatalf("tags: exit %d: %s", code, errOut)
+			}
+			if !strings.Contains(out, evidence) {
+				t.Errorf("tags --json does not hold the evidence as given, %s:\n%s", evidence, out)
+			}
+			var page struct {
+				Tags []struct{ Evidence json.RawMessage }
+			}
+			if err := json.Unmarshal([]byte(out), &page); err != nil || len(page.Tags) != 1 || string(page.Tags[0].Evidence) != evidence {
+				t.Errorf("tags --json: %v, %+v", err, page)
+			}
+		})
+	}
+}
+
+// replaceValue replaces the value old of key in the raw JSON line with new.
+func replaceValue(t *testing.T, line, key, old, new string) string {
+	t.Helper()
+	at := strings.Index(line, `"`+key+`"`)
+	i := -1
+	if at >= 0 {
+		i = strings.Index(line[at:], old)
+	}
+	if i < 0 {
+		t.Fatalf("no %s value %s in %s", key, old, line)
+	}
+	return line[:at+i] + new + line[at+i+len(old):]
+}

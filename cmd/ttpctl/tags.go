@@ -1,9 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"slices"
 	"strconv"
 
 	"github.com/ttpstore/ttpstore/ttprepo"
@@ -108,7 +113,7 @@ func runTags(ctx context.Context, e *env, args []string) error {
 	}
 
 	if *asJSON {
-		return printJSON(e.stdout, page)
+		return printTagPageJSON(e.stdout, page)
 	}
 	rows := make([][]string, 0, len(page.Tags))
 	for _, t := range page.Tags {
@@ -124,4 +129,34 @@ func runTags(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "next page: --cursor %s\n", page.Next)
 	}
 	return nil
+}
+
+// printTagPageJSON prints page as printJSON does, but with each tag's
+// evidence exactly as stored: encoding/json would compact it, then indent
+// it, and escape <, > and &, changing the bytes though not the meaning.
+// Each evidence is encoded as a unique placeholder string and the stored
+// bytes are put in its place.
+func printTagPageJSON(w io.Writer, page ttprepo.TagPage) error {
+	var nonce [16]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return err
+	}
+	marked := page
+	marked.Tags = slices.Clone(page.Tags)
+	holders := make([][]byte, len(page.Tags))
+	for i := range marked.Tags {
+		holder := fmt.Sprintf("ttpctl-evidence-%x-%d", nonce, i)
+		holders[i] = []byte(strconv.Quote(holder))
+		marked.Tags[i].Evidence = json.RawMessage(holders[i])
+	}
+	var buf bytes.Buffer
+	if err := printJSON(&buf, marked); err != nil {
+		return err
+	}
+	out := buf.Bytes()
+	for i, h := range holders {
+		out = bytes.Replace(out, h, page.Tags[i].Evidence, 1)
+	}
+	_, err := w.Write(out)
+	return err
 }
