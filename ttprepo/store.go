@@ -79,11 +79,24 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	s.owned = true
 	// A SQLite ping can wait in the busy handler for the whole busy
-	// timeout, which does not watch ctx: wait for it here so that a
-	// cancelled ctx ends Open at once. The ping left behind ends on its
-	// own, and the pool is closed after it.
+	// timeout, which does not watch ctx, and ping retries after it: wait
+	// for it here, so that a cancelled ctx ends Open at once and a locked
+	// file ends it after sqliteOpenWait in all. A ping left behind ends on
+	// its own, and the pool is closed after it.
 	done := make(chan error, 1)
 	go func() { done <- ping(ctx, db, dialect) }()
+	var limit <-chan time.Time
+	if dialect == SQLite {
+		timer := time.NewTimer(sqliteOpenWait)
+		defer timer.Stop()
+		limit = timer.C
+	}
+	abandon := func() {
+		go func() {
+			<-done
+			db.Close()
+		}()
+	}
 	select {
 	case err := <-done:
 		if err != nil {
@@ -92,17 +105,17 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		}
 		return s, nil
 	case <-ctx.Done():
-		go func() {
-			<-done
-			db.Close()
-		}()
+		abandon()
 		return nil, fmt.Errorf("ping %s: %w", dialect, ctx.Err())
+	case <-limit:
+		abandon()
+		return nil, fmt.Errorf("ping %s: the database stayed locked for %s", dialect, sqliteOpenWait)
 	}
 }
 
 // sqliteOpenWait bounds how long Open retries a busy new SQLite file, as
 // long as the busy timeout SQLiteDSN sets.
-const sqliteOpenWait = 30 * time.Second
+var sqliteOpenWait = 30 * time.Second
 
 // ping opens a first connection. A SQLite file that another process is
 // creating or switching to WAL at the same moment can refuse it with
@@ -110,10 +123,6 @@ const sqliteOpenWait = 30 * time.Second
 // read the header and both want to rewrite it: SQLite fails one at once
 // rather than wait on a deadlock), so a busy ping is retried until the
 // other is done, for as long as the busy timeout would have waited.
-//
-// The deadline is checked between pings, so a ping that starts just
-// before it and waits the busy timeout out can take Open past it, up to
-// twice the busy timeout in all.
 func ping(ctx context.Context, db *sql.DB, dialect Dialect) error {
 	deadline := time.Now().Add(sqliteOpenWait)
 	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
