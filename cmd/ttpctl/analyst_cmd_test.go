@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ttpstore/ttpstore/ttprepo"
 )
 
 // TestAnalystCommands runs tags, phases, navigator and purge on
@@ -287,4 +291,33 @@ func replaceValue(t *testing.T, line, key, old, new string) string {
 		t.Fatalf("no %s value %s in %s", key, old, line)
 	}
 	return line[:at+i] + new + line[at+i+len(old):]
+}
+
+// TestPrintTagPageJSONSplicesEveryTag: on a page of many tags, each one's
+// evidence comes out as stored and in its own tag, even evidence that
+// looks like the placeholders the splice uses.
+func TestPrintTagPageJSONSplicesEveryTag(t *testing.T) {
+	var page ttprepo.TagPage
+	for i := range 50 {
+		ev := fmt.Sprintf("{ \"i\" : %d,\n\t\"s\": \"ttpctl-evidence-%d <&>\" }", i, i)
+		page.Tags = append(page.Tags, ttprepo.Tag{UUID: fmt.Sprintf("t%d", i), Evidence: json.RawMessage(ev)})
+	}
+	var out bytes.Buffer
+	if err := printTagPageJSON(&out, page); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Tags []struct {
+			UUID     string
+			Evidence json.RawMessage
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil || len(got.Tags) != len(page.Tags) {
+		t.Fatalf("%v, %d tags:\n%s", err, len(got.Tags), out.String())
+	}
+	for i, g := range got.Tags {
+		if g.UUID != page.Tags[i].UUID || string(g.Evidence) != string(page.Tags[i].Evidence) {
+			t.Errorf("tag %d: %s %s, want %s %s", i, g.UUID, g.Evidence, page.Tags[i].UUID, page.Tags[i].Evidence)
+		}
+	}
 }

@@ -104,11 +104,13 @@ func runTags(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	if err := checkKnown(ctx, s, scope); err != nil {
-		return err
-	}
 	page, err := s.ListTags(ctx, q)
 	if err != nil {
+		return err
+	}
+	// After the query, so that a bad --limit or --cursor is reported
+	// whatever the id.
+	if err := checkKnown(ctx, s, scope); err != nil {
 		return err
 	}
 
@@ -153,10 +155,20 @@ func printTagPageJSON(w io.Writer, page ttprepo.TagPage) error {
 	if err := printJSON(&buf, marked); err != nil {
 		return err
 	}
-	out := buf.Bytes()
+	// The placeholders come in tag order: one pass over the output.
+	out, pos := buf.Bytes(), 0
+	var spliced bytes.Buffer
+	spliced.Grow(len(out))
 	for i, h := range holders {
-		out = bytes.Replace(out, h, page.Tags[i].Evidence, 1)
+		at := bytes.Index(out[pos:], h)
+		if at < 0 {
+			return fmt.Errorf("tags --json: evidence of tag %d not found in the output", i)
+		}
+		spliced.Write(out[pos : pos+at])
+		spliced.Write(page.Tags[i].Evidence)
+		pos += at + len(h)
 	}
-	_, err := w.Write(out)
+	spliced.Write(out[pos:])
+	_, err := w.Write(spliced.Bytes())
 	return err
 }
