@@ -77,7 +77,7 @@ func ParseTagLine(lineNo int, line []byte) (ttprepo.Tag, error) {
 		return ttprepo.Tag{}, jsonLineError(lineNo, line, err)
 	}
 	// dec.More reports false for a stray '}' or ']', so look at the rest.
-	if len(bytes.Trim(line[dec.InputOffset():], " \t\r\n")) > 0 {
+	if !isBlank(line[dec.InputOffset():]) {
 		return ttprepo.Tag{}, &LineError{Line: lineNo, Reason: "has data after the JSON object"}
 	}
 	if w.Confidence == nil {
