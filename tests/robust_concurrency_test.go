@@ -2,9 +2,7 @@ package tests
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -306,38 +304,5 @@ func TestConcurrentOpenOfNewSQLiteFile(t *testing.T) {
 				t.Fatalf("round %d: %v", round, err)
 			}
 		}
-	}
-}
-
-// TestOpenStopsWaitingWhenCancelled: while another connection holds a
-// SQLite file locked, Open waits in SQLite's busy handler, which does not
-// watch the context; a context that ends must still end Open at once.
-func TestOpenStopsWaitingWhenCancelled(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "locked.db")
-	holder, err := sql.Open("sqlite", "file:"+path)
-	must(t, err)
-	defer holder.Close()
-	conn, err := holder.Conn(context.Background())
-	must(t, err)
-	defer conn.Close()
-	// A rollback-journal file under an exclusive lock: switching it to
-	// WAL, as Open does, has to wait for the lock.
-	for _, q := range []string{"CREATE TABLE x (n INTEGER)", "BEGIN EXCLUSIVE", "INSERT INTO x VALUES (1)"} {
-		_, err := conn.ExecContext(context.Background(), q)
-		must(t, err, q)
-	}
-	defer conn.ExecContext(context.Background(), "COMMIT")
-
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	s, err := ttprepo.Open(ctx, "sqlite:"+path)
-	took := time.Since(start)
-	if err == nil {
-		s.Close()
-		t.Fatal("Open succeeded on a file held under an exclusive lock")
-	}
-	if !errors.Is(err, context.DeadlineExceeded) || took > 5*time.Second {
-		t.Fatalf("Open returned after %v with %v; want the context's deadline, at once", took, err)
 	}
 }

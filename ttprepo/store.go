@@ -78,63 +78,64 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, err
 	}
 	s.owned = true
-	// A SQLite ping can wait in the busy handler for the whole busy
-	// timeout, which does not watch ctx, and ping retries after it: wait
-	// for it here, so that a cancelled ctx ends Open at once and a locked
-	// file ends it after sqliteOpenWait in all. A ping left behind ends on
-	// its own, and the pool is closed after it.
-	done := make(chan error, 1)
-	go func() { done <- ping(ctx, db, dialect) }()
-	var limit <-chan time.Time
+	if err := firstPing(ctx, db, dialect); err != nil {
+		return nil, fmt.Errorf("ping %s: %w", dialect, err)
+	}
+	return s, nil
+}
+
+// sqliteOpenWait bounds how long Open waits for a locked SQLite file, as
+// long as the busy timeout SQLiteDSN sets.
+var sqliteOpenWait = 30 * time.Second
+
+// firstPing opens a first connection, and closes db when it cannot.
+//
+// A SQLite file that another process is creating or switching to WAL at
+// the same moment can refuse the connection with SQLITE_BUSY before the
+// busy timeout applies (two connections that both read the header and
+// both want to rewrite it: SQLite fails one at once rather than wait on a
+// deadlock), so a busy ping is retried. A ping can also wait in SQLite's
+// busy handler for the whole busy timeout, which does not watch ctx, so
+// the pings run on a goroutine of their own and firstPing returns when
+// ctx ends, or after sqliteOpenWait in all; a ping left behind ends on its
+// own, and db is closed after it.
+func firstPing(ctx context.Context, db *sql.DB, dialect Dialect) error {
+	pingCtx, cancel := ctx, context.CancelFunc(func() {})
 	if dialect == SQLite {
-		timer := time.NewTimer(sqliteOpenWait)
-		defer timer.Stop()
-		limit = timer.C
+		pingCtx, cancel = context.WithTimeout(ctx, sqliteOpenWait)
 	}
-	abandon := func() {
-		go func() {
-			<-done
-			db.Close()
-		}()
-	}
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+			err := db.PingContext(pingCtx)
+			if err == nil || dialect != SQLite || !isSQLiteBusy(err) {
+				done <- err
+				return
+			}
+			select {
+			case <-pingCtx.Done():
+				done <- err
+				return
+			case <-time.After(wait):
+			}
+		}
+	}()
 	select {
 	case err := <-done:
 		if err != nil {
 			db.Close()
-			return nil, fmt.Errorf("ping %s: %w", dialect, err)
 		}
-		return s, nil
-	case <-ctx.Done():
-		abandon()
-		return nil, fmt.Errorf("ping %s: %w", dialect, ctx.Err())
-	case <-limit:
-		abandon()
-		return nil, fmt.Errorf("ping %s: the database stayed locked for %s", dialect, sqliteOpenWait)
-	}
-}
-
-// sqliteOpenWait bounds how long Open retries a busy new SQLite file, as
-// long as the busy timeout SQLiteDSN sets.
-var sqliteOpenWait = 30 * time.Second
-
-// ping opens a first connection. A SQLite file that another process is
-// creating or switching to WAL at the same moment can refuse it with
-// SQLITE_BUSY before the busy timeout applies (two connections that both
-// read the header and both want to rewrite it: SQLite fails one at once
-// rather than wait on a deadlock), so a busy ping is retried until the
-// other is done, for as long as the busy timeout would have waited.
-func ping(ctx context.Context, db *sql.DB, dialect Dialect) error {
-	deadline := time.Now().Add(sqliteOpenWait)
-	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
-		err := db.PingContext(ctx)
-		if err == nil || dialect != SQLite || !isSQLiteBusy(err) || time.Now().After(deadline) {
+		return err
+	case <-pingCtx.Done():
+		go func() {
+			<-done
+			db.Close()
+		}()
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait):
-		}
+		return fmt.Errorf("the database stayed locked for %s", sqliteOpenWait)
 	}
 }
 
